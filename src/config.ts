@@ -1,0 +1,98 @@
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { projectPath } from './paths.js'
+
+/**
+ * Every setting comes from the environment, is parsed once here with zod and frozen. A bad value
+ * stops the start with a message naming the variable, before any worker is forked. README's
+ * configuration table lists the same names and defaults.
+ */
+
+export const DEFAULT_JWT_SECRET = 'dev-only-insecure-secret-change-me-0123456789'
+const MIN_PRODUCTION_SECRET_LENGTH = 32
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v))
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  WORKERS: int(1, 256).default(availableParallelism()),
+  DATA_DIR: z.string().min(1).default('./data'),
+  JWT_SECRET: z.string().min(1).default(DEFAULT_JWT_SECRET),
+  TOKEN_TTL_S: int(60, 30 * 24 * 3600).default(24 * 3600),
+  SESSIONS_ROUTE: bool.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  POOL_THREADS: int(1, 64).default(1),
+  POOL_MAX_QUEUE: int(16, 1_000_000).default(4096),
+  POOL_INLINE_MAX_CODE_POINTS: int(0, 1_000_000).default(512),
+  POOL_INLINE_MAX_PAGE_BYTES: int(0, 100_000_000).default(16_384),
+  MODERATION_POLICY: z.enum(['reject', 'mask', 'off']).default('reject'),
+  MODERATION_TERMS_FILE: z.string().min(1).default(projectPath('workers', 'moderation-terms.txt')),
+
+  STORE_SYNC: z.enum(['full', 'normal']).default('full'),
+  STORE_MAX_BATCH: int(1, 10_000).default(512),
+  PRESENCE_GRACE_MS: int(0, 600_000).default(3000),
+  SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  RESPAWN_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
+
+  MAX_HTTP_BUFFER_SIZE: int(16 * 1024, 64 * 1024).default(32 * 1024),
+  PING_INTERVAL_MS: int(1000, 600_000).default(15_000),
+  PING_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+
+  MAX_CONNECTIONS: int(1, 10_000_000).default(60_000),
+  MAX_CONNECTIONS_PER_WORKER: int(0, 10_000_000).default(0),
+  CONNECTION_RATE_PER_IP_PER_S: z.coerce.number().min(0).max(1_000_000).default(20),
+  CONNECTION_BURST_PER_IP: int(1, 10_000_000).default(200),
+  HANDSHAKE_TIMEOUT_MS: int(500, 120_000).default(10_000),
+  OVERLOAD_RETRY_AFTER_MS: int(100, 600_000).default(2000),
+  SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(200),
+
+  MESSAGE_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(5),
+  MESSAGE_BURST: int(1, 1_000_000).default(20),
+  TYPING_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(2),
+  EVENT_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(30),
+  EVENT_BURST: int(1, 1_000_000).default(100),
+  SOCKET_MAX_QUEUED_EVENTS: int(1, 100_000).default(32),
+  ROOMS_PER_SOCKET: int(1, 100_000).default(100),
+  STORE_MAX_BACKLOG: int(1, 10_000_000).default(20_000),
+  REST_SESSIONS_PER_MIN: int(1, 1_000_000).default(30),
+  REST_READS_PER_MIN: int(1, 1_000_000).default(300),
+
+  WRITE_COALESCING: bool.default(true),
+  OUTBOUND_MAX_PACKETS: int(16, 10_000_000).default(2000),
+  OUTBOUND_MAX_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024)
+})
+
+export type Config = Readonly<z.infer<typeof schema> & { DATA_DIR_ABSOLUTE: string }>
+
+/** A configuration problem, reported before anything starts. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Parses an environment into the frozen configuration; throws ConfigError naming every bad
+ * variable. Empty strings count as unset so `FOO= npm start` falls back to the default.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {}
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  const parsed = schema.safeParse(input)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  const config = parsed.data
+  if (config.NODE_ENV === 'production' &&
+    (config.JWT_SECRET === DEFAULT_JWT_SECRET || config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
+    throw new ConfigError(`invalid configuration:\n  JWT_SECRET: NODE_ENV=production needs a secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters that is not the default`)
+  }
+  return Object.freeze({ ...config, DATA_DIR_ABSOLUTE: resolve(config.DATA_DIR) })
+}

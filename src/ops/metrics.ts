@@ -1,0 +1,104 @@
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { EventLoopDelay } from './event-loop.js'
+
+/**
+ * Prometheus metrics. Each worker process fills its own registry; the primary gathers them over
+ * IPC (prom-client's cluster protocol) and aggregates: counters and histograms sum across workers,
+ * per-process gauges carry a `worker` label so they stay apart.
+ */
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>
+
+/** Creates the worker's metrics in the global registry and answers the primary's metric requests. */
+export function createWorkerMetrics (workerId: string) {
+  const registry = new Registry()
+  AggregatorRegistry.setRegistries([registry])
+  // Constructing an AggregatorRegistry in a worker installs prom-client's IPC responder.
+  void new AggregatorRegistry()
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
+  const registers = [registry]
+  const workerLabel = { worker: workerId }
+
+  const eventLoop = new EventLoopDelay()
+
+  const connections = new Gauge({ name: 'chat_connections', help: 'Open Socket.IO connections per worker', labelNames: ['worker'], registers })
+  const eventLoopDelay = new Gauge({
+    name: 'chat_event_loop_delay_seconds',
+    help: 'Event-loop delay per worker since the last scrape',
+    labelNames: ['worker', 'quantile'],
+    registers,
+    collect () {
+      this.set({ ...workerLabel, quantile: '0.5' }, eventLoop.percentileMs(50) / 1000)
+      this.set({ ...workerLabel, quantile: '0.99' }, eventLoop.percentileMs(99) / 1000)
+      this.set({ ...workerLabel, quantile: '1' }, eventLoop.maxMs() / 1000)
+      eventLoop.reset()
+    }
+  })
+  const memory = new Gauge({
+    name: 'chat_worker_memory_bytes',
+    help: 'Memory of each worker process',
+    labelNames: ['worker', 'kind'],
+    registers,
+    collect () {
+      const usage = process.memoryUsage()
+      for (const kind of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers'] as const) {
+        this.set({ ...workerLabel, kind }, usage[kind])
+      }
+    }
+  })
+
+  return {
+    registry,
+    workerLabel,
+    eventLoop,
+    connections,
+    eventLoopDelay,
+    memory,
+    connectionsAccepted: new Counter({ name: 'chat_connections_accepted_total', help: 'Socket.IO connections accepted', registers }),
+    connectionsRejected: new Counter({ name: 'chat_connections_rejected_total', help: 'Handshakes refused, by reason', labelNames: ['reason'], registers }),
+    disconnects: new Counter({ name: 'chat_disconnects_total', help: 'Socket disconnections, by reason', labelNames: ['reason'], registers }),
+    messagesIn: new Counter({ name: 'chat_messages_stored_total', help: 'New messages committed to the store', registers }),
+    messagesDuplicate: new Counter({ name: 'chat_messages_duplicate_total', help: 'Resends answered from the store without storing again', registers }),
+    messagesOut: new Counter({ name: 'chat_messages_delivered_total', help: 'Message deliveries to local sockets', registers }),
+    acks: new Counter({ name: 'chat_acks_total', help: 'Acks sent, by event and code (ok or an error code)', labelNames: ['event', 'code'], registers }),
+    feedGapFills: new Counter({ name: 'chat_feed_gap_fills_total', help: 'Messages a worker read from the store to fill a seq gap before delivery', registers }),
+    poolTasks: new Counter({ name: 'chat_pool_tasks_total', help: 'Text and serialization tasks, by task and where they ran', labelNames: ['task', 'mode'], registers }),
+    poolRun: new Histogram({
+      name: 'chat_pool_task_seconds',
+      help: 'Time from submit to result of pooled tasks',
+      labelNames: ['task'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers
+    }),
+    poolQueue: new Gauge({ name: 'chat_pool_queue_size', help: 'Tasks waiting for a pool thread per worker', labelNames: ['worker'], registers }),
+    storeCommit: new Histogram({
+      name: 'chat_store_commit_seconds',
+      help: 'Store transaction latency (group commit) as seen by the worker',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers
+    }),
+    storeBatch: new Histogram({ name: 'chat_store_batch_size', help: 'Operations per store transaction', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers }),
+    storeFailures: new Counter({ name: 'chat_store_commit_failures_total', help: 'Store transactions that failed (their sends were answered E_INTERNAL)', registers }),
+    rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Events refused E_RATE_LIMITED, by kind', labelNames: ['kind'], registers }),
+    shed: new Counter({ name: 'chat_shed_total', help: 'Work shed under event-loop pressure, by what', labelNames: ['what'], registers }),
+    slowConsumers: new Counter({ name: 'chat_slow_consumer_disconnects_total', help: 'Sockets disconnected because their unread backlog passed the bound', registers }),
+    tokenExpiries: new Counter({ name: 'chat_token_expiry_disconnects_total', help: 'Sockets disconnected because their token expired', registers })
+  }
+}
+
+export type PrimaryMetrics = ReturnType<typeof createPrimaryMetrics>
+
+/** Metrics the primary owns (added to the workers' when /metrics is scraped). */
+export function createPrimaryMetrics () {
+  const registry = new Registry()
+  const registers = [registry]
+  return {
+    registry,
+    workersReady: new Gauge({ name: 'chat_workers_ready', help: 'Socket.IO workers ready to serve', registers }),
+    workersWanted: new Gauge({ name: 'chat_workers_configured', help: 'Socket.IO workers configured (WORKERS)', registers }),
+    respawns: new Counter({ name: 'chat_worker_respawns_total', help: 'Workers restarted after exiting unexpectedly', labelNames: ['reason'], registers }),
+    rollingRestarts: new Counter({ name: 'chat_rolling_restarts_total', help: 'Rolling restarts completed', registers }),
+    handoffs: new Counter({ name: 'chat_handoffs_total', help: 'Connections accepted by the primary, by where they went', labelNames: ['route'], registers }),
+    overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'HTTP connections the primary answered itself with 503, by reason', labelNames: ['reason'], registers })
+  }
+}

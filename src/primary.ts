@@ -1,0 +1,100 @@
+import cluster from 'node:cluster'
+import type { AddressInfo } from 'node:net'
+import { setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter'
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible'
+import { createBalancer } from './cluster/balancer.js'
+import { Supervisor } from './cluster/supervisor.js'
+import type { Config } from './config.js'
+import { createLogger } from './logger.js'
+import { ClusterMetrics } from './ops/cluster-metrics.js'
+import { createPrimaryMetrics } from './ops/metrics.js'
+import { createOpsServer } from './ops/ops-server.js'
+import { prepareDatabase } from './store/database.js'
+
+/**
+ * The primary process: prepares the store (migrations) before anything forks, forks one
+ * Socket.IO worker per core, relays the cluster adapter and rate-limit counters, balances
+ * connections with sticky sessions, answers health and metrics, and coordinates shutdown
+ * (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
+ */
+
+const WORKER_START_TIMEOUT_MS = 30_000
+
+export async function runPrimary (config: Config): Promise<void> {
+  const logger = createLogger(config, { role: 'primary' })
+  try {
+    const { file, applied } = prepareDatabase(config.DATA_DIR_ABSOLUTE)
+    logger.info({ file, migrationsApplied: applied }, 'store ready')
+  } catch (error) {
+    logger.fatal({ err: error, dataDir: config.DATA_DIR_ABSOLUTE }, 'cannot open the store; refusing to start')
+    process.exit(1)
+  }
+
+  cluster.setupPrimary({ serialization: 'advanced' })
+  setupAdapterPrimary()
+  void new RateLimiterClusterMaster()
+
+  const metrics = createPrimaryMetrics()
+  metrics.workersWanted.set(config.WORKERS)
+  const supervisor = new Supervisor({
+    workers: config.WORKERS,
+    respawnBackoffMaxMs: config.RESPAWN_BACKOFF_MAX_MS,
+    startTimeoutMs: WORKER_START_TIMEOUT_MS,
+    logger,
+    metrics
+  })
+  let draining = false
+  const opsServer = createOpsServer({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining })
+  const balancer = createBalancer({ supervisor, opsServer, headTimeoutMs: config.HANDSHAKE_TIMEOUT_MS, metrics })
+
+  let shuttingDown: Promise<void> | undefined
+  const shutdown = (signal: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      draining = true
+      logger.info({ signal, deadlineMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down: draining workers')
+      const hardStop = setTimeout(() => {
+        logger.error('shutdown deadline passed; exiting')
+        process.exit(1)
+      }, config.SHUTDOWN_TIMEOUT_MS + 2000).unref()
+      balancer.close()
+      await supervisor.stop(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - 1000))
+      clearTimeout(hardStop)
+      logger.info('stopped')
+      process.exit(0)
+    })()
+    return shuttingDown
+  }
+  process.on('SIGTERM', () => { void shutdown('SIGTERM') })
+  process.on('SIGINT', () => { void shutdown('SIGINT') })
+
+  let restarting = false
+  process.on('SIGUSR2', () => {
+    if (restarting || draining) return
+    restarting = true
+    logger.info('rolling restart: replacing workers one at a time')
+    supervisor.rollingRestart(config.SHUTDOWN_TIMEOUT_MS).then(
+      () => logger.info('rolling restart done'),
+      (error: unknown) => logger.error({ err: error }, 'rolling restart failed')
+    ).finally(() => { restarting = false })
+  })
+
+  try {
+    await supervisor.start()
+  } catch (error) {
+    logger.fatal({ err: error }, 'workers failed to start; refusing to start')
+    await supervisor.stop(2000)
+    process.exit(1)
+  }
+
+  // Listen only once every worker serves: nothing is handed to a worker that cannot answer.
+  await new Promise<void>((resolve, reject) => {
+    balancer.once('error', reject)
+    balancer.listen({ port: config.PORT, host: config.HOST, backlog: 4096 }, () => resolve())
+  }).catch((error: unknown) => {
+    logger.fatal({ err: error, port: config.PORT, host: config.HOST }, 'cannot listen')
+    process.exit(1)
+  })
+  const address = balancer.address() as AddressInfo
+  logger.info({ host: address.address, port: address.port, workers: config.WORKERS }, 'listening')
+  process.send?.('ready') // pm2 wait_ready
+}

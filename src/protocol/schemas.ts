@@ -1,0 +1,106 @@
+import { z } from 'zod'
+
+/**
+ * The wire contract of PROTOCOL.md as zod schemas: the single source of the payload shapes.
+ * Types are inferred from these (z.infer) and shared by the server, the client library and the
+ * load tools. Structural checks only; Unicode-level text rules live in src/text/.
+ */
+
+export const ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/
+export const CLIENT_MSG_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
+
+/** Text limits, in Unicode code points after NFC normalization and trim. */
+export const TEXT_MIN_CODE_POINTS = 1
+export const TEXT_MAX_CODE_POINTS = 2000
+/**
+ * Raw UTF-16 length accepted before normalization: NFC can compose long decomposed input down to
+ * 2000 code points, so the structural cap is generous, and the frame cap bounds it anyway.
+ */
+export const TEXT_MAX_RAW_UNITS = 16_000
+
+export const HISTORY_DEFAULT_LIMIT = 50
+export const HISTORY_MAX_LIMIT = 100
+export const JOIN_RECENT_LIMIT = 50
+export const JOIN_SINCE_LIMIT = 100
+
+const safeIntMin0 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+export const roomName = z.string().regex(ROOM_PATTERN, 'room must match ^[a-z0-9][a-z0-9_-]{0,63}$')
+export const username = z.string().regex(USERNAME_PATTERN, 'username must match ^[A-Za-z0-9_.-]{1,32}$')
+export const clientMsgId = z.string().regex(CLIENT_MSG_ID_PATTERN, 'clientMsgId must be 8-64 characters of [A-Za-z0-9_-]')
+
+export const roomJoinPayload = z.object({
+  room: roomName,
+  since: safeIntMin0.optional()
+})
+
+export const roomLeavePayload = z.object({
+  room: roomName
+})
+
+export const messageSendPayload = z.object({
+  room: roomName,
+  text: z.string().max(TEXT_MAX_RAW_UNITS, `text must be at most ${TEXT_MAX_CODE_POINTS} characters`),
+  clientMsgId
+})
+
+export const historyPayload = z.object({
+  room: roomName,
+  before: safeIntMin0.optional(),
+  limit: z.number().int().min(1).max(HISTORY_MAX_LIMIT).optional()
+})
+
+export const typingPayload = z.object({
+  room: roomName,
+  typing: z.boolean()
+})
+
+/** An addition to PROTOCOL.md: swap the socket's token for a fresh one before it expires. */
+export const authRefreshPayload = z.object({
+  token: z.string().min(1).max(4096)
+})
+
+export const sessionRequestBody = z.object({
+  username
+})
+
+export const messagesQuery = z.object({
+  before: z.coerce.number().pipe(safeIntMin0).optional(),
+  after: z.coerce.number().pipe(safeIntMin0).optional(),
+  limit: z.coerce.number().pipe(z.number().int().min(1).max(HISTORY_MAX_LIMIT)).optional()
+})
+
+export type RoomJoinPayload = z.infer<typeof roomJoinPayload>
+export type RoomLeavePayload = z.infer<typeof roomLeavePayload>
+export type MessageSendPayload = z.infer<typeof messageSendPayload>
+export type HistoryPayload = z.infer<typeof historyPayload>
+export type TypingPayload = z.infer<typeof typingPayload>
+export type AuthRefreshPayload = z.infer<typeof authRefreshPayload>
+export type SessionRequestBody = z.infer<typeof sessionRequestBody>
+export type MessagesQuery = z.infer<typeof messagesQuery>
+
+/** A stored, broadcast chat message. `ts` is epoch milliseconds. */
+export interface Message {
+  id: string
+  room: string
+  seq: number
+  userId: string
+  username: string
+  text: string
+  ts: number
+  clientMsgId: string
+}
+
+export interface Member {
+  userId: string
+  username: string
+}
+
+/** Formats the first zod issue as a short human message: `room: must match …`. */
+export function describeIssue (error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue === undefined) return 'invalid payload'
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'payload'
+  return `${path}: ${issue.message}`
+}

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino'
+import type { Config } from '../config.js'
+import type { WorkerMetrics } from '../ops/metrics.js'
+import type { ChatPool } from '../pool/chat-pool.js'
+import type { Message } from '../protocol/schemas.js'
+import type { MessageReader } from '../store/message-reader.js'
+import type { StoreWriter } from '../store/store-writer.js'
+import type { Tokens } from '../tokens.js'
+import type { InFlight } from './dispatch.js'
+import type { Limits } from './limits.js'
+import type { LoadShedder } from './load-shedder.js'
+import type { Presence } from './presence.js'
+import type { RoomDirectory } from './room-directory.js'
+import type { RoomFeeds } from './room-feeds.js'
+import type { ChatServer } from './types.js'
+
+/** Everything the event handlers of one worker share; built once by createRealtime(). */
+export interface RealtimeContext {
+  io: ChatServer
+  config: Config
+  logger: Logger
+  metrics: WorkerMetrics
+  tokens: Tokens
+  reader: MessageReader
+  writer: StoreWriter
+  pool: ChatPool
+  rooms: RoomDirectory
+  feeds: RoomFeeds
+  presence: Presence
+  limits: Limits
+  shedder: LoadShedder
+  /** Sends newly committed messages to the other workers. */
+  publishMessages: (batch: Array<[roomId: number, message: Message]>) => void
+  inFlight: InFlight
+  /** Jittered retry delay for E_OVERLOADED answers. */
+  overloadRetryAfterMs: () => number
+  /** True once the worker drains: new sends are refused, the sockets are about to close. */
+  readonly draining: boolean
+}

@@ -1,0 +1,63 @@
+import { ChatError } from '../../errors.js'
+import type { Ack, HistoryOk, MessageSendOk } from '../../protocol/events.js'
+import { HISTORY_DEFAULT_LIMIT, historyPayload, messageSendPayload, type Message } from '../../protocol/schemas.js'
+import type { RealtimeContext } from '../context.js'
+import { deferred, parse, type Deferred } from '../dispatch.js'
+import { PreEncodedJson } from '../parser.js'
+import type { ChatSocket } from '../types.js'
+
+/**
+ * `message:send` and `history`. A send is acked only after its transaction committed; a resend
+ * of the same clientMsgId by the same user in the same room answers the first id and seq and
+ * stores and broadcasts nothing.
+ */
+
+export function sendMessage (context: RealtimeContext) {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack<MessageSendOk> | Deferred<Ack<MessageSendOk>>> => {
+    const { room: name, text, clientMsgId } = parse(messageSendPayload, payload)
+    const room = socket.data.rooms.get(name)
+    if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before sending to it`)
+    if (context.draining) throw new ChatError('E_OVERLOADED', 'server restarting, retry after reconnecting', { retryAfterMs: context.overloadRetryAfterMs() })
+    if (context.shedder.refuseSends || context.writer.backlog >= context.config.STORE_MAX_BACKLOG) {
+      context.metrics.shed.inc({ what: 'send' })
+      throw new ChatError('E_OVERLOADED', 'server busy, retry later', { retryAfterMs: context.overloadRetryAfterMs() })
+    }
+    await context.limits.message(socket.data.userId)
+
+    const checked = await context.pool.checkText(text)
+    if (!checked.ok) throw new ChatError(checked.code, checked.message)
+
+    const { userId, username } = socket.data
+    let result
+    try {
+      result = await context.writer.run({ kind: 'append', roomId: room.id, userId, username, text: checked.text, clientMsgId })
+    } catch (error) {
+      context.logger.error({ err: error, room: name }, 'message not stored')
+      throw new ChatError('E_INTERNAL', 'message could not be stored; retry with the same clientMsgId')
+    }
+    const response = { ok: true as const, id: result.id, seq: result.seq, ts: result.ts }
+    if (result.duplicate) {
+      context.metrics.messagesDuplicate.inc()
+      return response
+    }
+    context.metrics.messagesIn.inc()
+    const message: Message = { id: result.id, room: name, seq: result.seq, userId, username, text: checked.text, ts: result.ts, clientMsgId }
+    // Ack first, then deliver (the sender gets its own broadcast too) and tell the other workers.
+    return deferred(response, () => {
+      context.feeds.offer(room.id, message)
+      context.publishMessages([[room.id, message]])
+    })
+  }
+}
+
+export function readHistory (context: RealtimeContext) {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack<HistoryOk>> => {
+    const { room: name, before, limit } = parse(historyPayload, payload)
+    const room = socket.data.rooms.get(name)
+    if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before reading it`)
+    const page = context.reader.before(room, before, limit ?? HISTORY_DEFAULT_LIMIT)
+    const encoded = await context.pool.serializePage(page.messages)
+    const messages = encoded === undefined ? page.messages : new PreEncodedJson(encoded) as unknown as Message[]
+    return { ok: true, messages, hasMore: page.hasMore }
+  }
+}

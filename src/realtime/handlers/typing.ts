@@ -1,0 +1,39 @@
+import { ChatError } from '../../errors.js'
+import type { Ack } from '../../protocol/events.js'
+import { typingPayload } from '../../protocol/schemas.js'
+import type { RealtimeContext } from '../context.js'
+import { parse } from '../dispatch.js'
+import { roomKey, type ChatSocket } from '../types.js'
+
+/**
+ * `typing`: relayed to the room's other sockets on every worker, never stored. Throttled per
+ * user and room, and the first thing dropped under load; a socket that leaves while typing
+ * sends `typing: false` for it.
+ */
+
+export function setTyping (context: RealtimeContext) {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack> => {
+    const { room, typing } = parse(typingPayload, payload)
+    if (!socket.data.rooms.has(room)) throw new ChatError('E_NOT_MEMBER', `join ${room} before typing in it`)
+    if (context.shedder.dropTyping) {
+      context.metrics.shed.inc({ what: 'typing' })
+      throw new ChatError('E_OVERLOADED', 'typing paused while the server is busy', { retryAfterMs: context.overloadRetryAfterMs() })
+    }
+    // Stopping is never throttled: a stale "typing…" is worse than an extra event.
+    if (typing) {
+      const retryAfterMs = await context.limits.typing(socket.data.userId, room)
+      if (retryAfterMs !== undefined) throw new ChatError('E_RATE_LIMITED', 'typing updates too frequent', { retryAfterMs })
+      socket.data.typing.add(room)
+    } else {
+      if (!socket.data.typing.delete(room)) return { ok: true }
+    }
+    socket.to(roomKey(room)).emit('typing', { room, userId: socket.data.userId, username: socket.data.username, typing })
+    return { ok: true }
+  }
+}
+
+/** Tells the room this socket stopped typing, if it said it was. */
+export function stopTyping (socket: ChatSocket, room: string): void {
+  if (!socket.data.typing.delete(room)) return
+  socket.to(roomKey(room)).emit('typing', { room, userId: socket.data.userId, username: socket.data.username, typing: false })
+}

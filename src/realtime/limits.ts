@@ -1,0 +1,92 @@
+import { BurstyRateLimiter, RateLimiterCluster, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { ChatError } from '../errors.js'
+
+/**
+ * Rate limits of the real-time API, all from rate-limiter-flexible:
+ * - messages per user, shared by every worker (RateLimiterCluster keeps the counters in the
+ *   primary, so a user with tabs on two workers has one budget), a steady rate plus a burst;
+ * - typing per user and room, per worker (cheap, and typing is only a hint);
+ * - any event per socket, per worker, so nobody floods history or joins;
+ * - new connections per client address, shared by every worker.
+ */
+
+export interface LimitsOptions {
+  messageRatePerS: number
+  messageBurst: number
+  typingRatePerS: number
+  eventRatePerS: number
+  eventBurst: number
+  connectionRatePerIpPerS: number
+  connectionBurstPerIp: number
+  /** True in a cluster worker (use the primary's counters), false for a single process (tests of parts). */
+  clustered: boolean
+}
+
+/** Points and window for a fractional rate: 0.5/s is 1 point per 2 s. */
+function window (ratePerS: number): { points: number, duration: number } {
+  const duration = Math.max(1, Math.ceil(1 / ratePerS))
+  return { points: Math.max(1, Math.round(ratePerS * duration)), duration }
+}
+
+interface Consumer { consume: (key: string, points?: number) => Promise<unknown> }
+
+function limiter (clustered: boolean, keyPrefix: string, points: number, duration: number): Consumer {
+  const options = { keyPrefix, points, duration }
+  return clustered ? new RateLimiterCluster({ ...options, timeoutMs: 2000 }) : new RateLimiterMemory(options)
+}
+
+/** A rejection as the retry delay, or undefined when the key still had points. */
+async function check (consumer: Consumer, key: string): Promise<number | undefined> {
+  try {
+    await consumer.consume(key)
+    return undefined
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return Math.max(1, rejection.msBeforeNext)
+    // The primary did not answer in time: fail open rather than refuse everyone.
+    return undefined
+  }
+}
+
+export interface Limits {
+  /** Throws E_RATE_LIMITED when the user is over the message rate. */
+  message: (userId: string) => Promise<void>
+  /** Resolves false when a typing event should be dropped (still acked, with E_RATE_LIMITED). */
+  typing: (userId: string, room: string) => Promise<number | undefined>
+  /** Resolves the retry delay when the socket sends events too fast. */
+  event: (socketId: string) => Promise<number | undefined>
+  /** Resolves the retry delay when the address opens connections too fast. */
+  connection: (address: string) => Promise<number | undefined>
+}
+
+export function createLimits (options: LimitsOptions): Limits {
+  const steady = window(options.messageRatePerS)
+  const burstDuration = Math.max(1, Math.ceil(options.messageBurst / options.messageRatePerS))
+  const messages = new BurstyRateLimiter(
+    limiter(options.clustered, 'chat-msg', steady.points, steady.duration) as RateLimiterMemory,
+    limiter(options.clustered, 'chat-msg-burst', options.messageBurst, burstDuration) as RateLimiterMemory
+  )
+  const typingWindow = window(options.typingRatePerS)
+  const typing = new RateLimiterMemory({ keyPrefix: 'chat-typing', ...typingWindow })
+  const eventWindow = window(options.eventRatePerS)
+  const events = new BurstyRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'chat-event', ...eventWindow }),
+    new RateLimiterMemory({ keyPrefix: 'chat-event-burst', points: options.eventBurst, duration: Math.max(1, Math.ceil(options.eventBurst / options.eventRatePerS)) })
+  )
+  const connectionsOff = options.connectionRatePerIpPerS === 0
+  const connections = connectionsOff
+    ? undefined
+    : new BurstyRateLimiter(
+      limiter(options.clustered, 'chat-conn', window(options.connectionRatePerIpPerS).points, window(options.connectionRatePerIpPerS).duration) as RateLimiterMemory,
+      limiter(options.clustered, 'chat-conn-burst', options.connectionBurstPerIp, Math.max(1, Math.ceil(options.connectionBurstPerIp / options.connectionRatePerIpPerS))) as RateLimiterMemory
+    )
+
+  return {
+    async message (userId) {
+      const retryAfterMs = await check(messages, userId)
+      if (retryAfterMs !== undefined) throw new ChatError('E_RATE_LIMITED', 'too many messages, slow down', { retryAfterMs })
+    },
+    typing: async (userId, room) => await check(typing, `${userId}:${room}`),
+    event: async (socketId) => await check(events, socketId),
+    connection: async (address) => connections === undefined ? undefined : await check(connections, address)
+  }
+}

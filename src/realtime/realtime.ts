@@ -1,0 +1,289 @@
+import type { Server as HttpServer } from 'node:http'
+import { createAdapter } from '@socket.io/cluster-adapter'
+import type { Logger } from 'pino'
+import { Server } from 'socket.io'
+import type { Config } from '../config.js'
+import { ChatError, errorBody } from '../errors.js'
+import type { WorkerMetrics } from '../ops/metrics.js'
+import type { ChatPool } from '../pool/chat-pool.js'
+import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
+import type { Message } from '../protocol/schemas.js'
+import type { MessageReader } from '../store/message-reader.js'
+import type { StoreWriter } from '../store/store-writer.js'
+import type { Tokens } from '../tokens.js'
+import type { RealtimeContext } from './context.js'
+import { answerUnknown, enqueue, InFlight, type Handler } from './dispatch.js'
+import { readHistory, sendMessage } from './handlers/messages.js'
+import { joinRoom, leaveAll, leaveRoom } from './handlers/rooms.js'
+import { refreshAuth } from './handlers/session.js'
+import { setTyping } from './handlers/typing.js'
+import { createLimits } from './limits.js'
+import { LoadShedder } from './load-shedder.js'
+import { manageOutbound, terminate, type EngineSocketInternals } from './outbound.js'
+import { chatParser } from './parser.js'
+import { Presence } from './presence.js'
+import { RoomDirectory } from './room-directory.js'
+import { RoomFeeds } from './room-feeds.js'
+import { roomKey, type ChatServer, type ChatSocket } from './types.js'
+
+/**
+ * The Socket.IO side of one worker process: the typed server on the cluster adapter, admission
+ * and authentication at the handshake, the event handlers, ordered room feeds and presence.
+ */
+
+export interface RealtimeDeps {
+  config: Config
+  logger: Logger
+  metrics: WorkerMetrics
+  tokens: Tokens
+  reader: MessageReader
+  writer: StoreWriter
+  pool: ChatPool
+  workerId: string
+  /** Settings for a worker process in a cluster (false only for tests of a single process). */
+  clustered?: boolean
+}
+
+export interface Realtime {
+  io: ChatServer
+  context: RealtimeContext
+  /** A worker started: ask the others for their presence counts. */
+  announce: () => void
+  /** Another worker exited: forget its sockets and catch up on what it may not have broadcast. */
+  onWorkerExit: (workerId: string) => void
+  /** Refuses new work, waits for events in flight and their commits, then closes every connection. */
+  drain: (deadlineMs: number) => Promise<void>
+  close: () => Promise<void>
+}
+
+const RECONCILE_INTERVAL_MS = 2000
+const EXPIRY_SWEEP_INTERVAL_MS = 15_000
+
+function overloaded (message: string, retryAfterMs: number): Error {
+  return Object.assign(new Error(message), { data: { code: 'E_OVERLOADED', retryAfterMs } })
+}
+
+export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Realtime {
+  const { config, logger, metrics } = deps
+  const io: ChatServer = new Server(httpServer, {
+    path: '/socket.io',
+    serveClient: true,
+    parser: chatParser,
+    ...(deps.clustered === false ? {} : { adapter: createAdapter() }),
+    transports: ['polling', 'websocket'],
+    pingInterval: config.PING_INTERVAL_MS,
+    pingTimeout: config.PING_TIMEOUT_MS,
+    connectTimeout: config.HANDSHAKE_TIMEOUT_MS,
+    maxHttpBufferSize: config.MAX_HTTP_BUFFER_SIZE,
+    perMessageDeflate: false,
+    httpCompression: true,
+    cleanupEmptyChildNamespaces: true
+  })
+
+  let draining = false
+  const jitter = (baseMs: number): number => Math.round(baseMs * (0.5 + Math.random()))
+  const overloadRetryAfterMs = (): number => jitter(config.OVERLOAD_RETRY_AFTER_MS)
+
+  const limits = createLimits({
+    messageRatePerS: config.MESSAGE_RATE_PER_S,
+    messageBurst: config.MESSAGE_BURST,
+    typingRatePerS: config.TYPING_RATE_PER_S,
+    eventRatePerS: config.EVENT_RATE_PER_S,
+    eventBurst: config.EVENT_BURST,
+    connectionRatePerIpPerS: config.CONNECTION_RATE_PER_IP_PER_S,
+    connectionBurstPerIp: config.CONNECTION_BURST_PER_IP,
+    clustered: deps.clustered !== false
+  })
+  const shedder = new LoadShedder({
+    thresholdMs: config.SHED_EVENT_LOOP_DELAY_MS,
+    onChange: (level, p99Ms) => logger[level > 0 ? 'warn' : 'info']({ level, p99Ms: Math.round(p99Ms) }, 'load shedding level changed')
+  })
+
+  const feeds = new RoomFeeds({
+    reader: deps.reader,
+    emit: (message: Message) => {
+      const key = roomKey(message.room)
+      io.local.to(key).emit('message', message)
+      metrics.messagesOut.inc(io.of('/').adapter.rooms.get(key)?.size ?? 0)
+    },
+    onGapFill: (count) => metrics.feedGapFills.inc(count),
+    onMissing: (room, seq) => logger.error({ room, seq }, 'store lacks a seq below a committed one; skipping it')
+  })
+
+  const presence = new Presence({
+    workerId: deps.workerId,
+    graceMs: config.PRESENCE_GRACE_MS,
+    publish: (updates) => io.serverSideEmit('presence:update', updates),
+    emitLocal: (event) => io.local.to(roomKey(event.room)).emit('presence', event)
+  })
+
+  let outbox: Array<[number, Message]> = []
+  const publishMessages = (batch: Array<[number, Message]>): void => {
+    if (outbox.length === 0) {
+      // One inter-worker message per turn, however many commits resolved in it.
+      setImmediate(() => {
+        const messages = outbox
+        outbox = []
+        io.serverSideEmit('chat:messages', messages)
+      })
+    }
+    outbox.push(...batch)
+  }
+
+  const context: RealtimeContext = {
+    io,
+    config,
+    logger,
+    metrics,
+    tokens: deps.tokens,
+    reader: deps.reader,
+    writer: deps.writer,
+    pool: deps.pool,
+    rooms: new RoomDirectory(deps.reader, deps.writer),
+    feeds,
+    presence,
+    limits,
+    shedder,
+    inFlight: new InFlight(),
+    publishMessages,
+    overloadRetryAfterMs,
+    get draining () { return draining }
+  }
+
+  const handlers: Record<ClientEventName, Handler> = {
+    'room:join': joinRoom(context),
+    'room:leave': leaveRoom(context),
+    'message:send': sendMessage(context),
+    history: readHistory(context),
+    typing: setTyping(context),
+    'auth:refresh': refreshAuth(context)
+  }
+  const known = new Set<string>(CLIENT_EVENTS)
+
+  io.on('chat:messages', (batch) => {
+    for (const [roomId, message] of batch) feeds.offer(roomId, message)
+  })
+  io.on('presence:update', (updates) => presence.apply(updates))
+  io.on('presence:sync', () => {
+    const snapshot = presence.snapshot()
+    if (snapshot.length > 0) io.serverSideEmit('presence:update', snapshot)
+  })
+
+  const perWorkerLimit = Math.min(
+    config.MAX_CONNECTIONS_PER_WORKER > 0 ? config.MAX_CONNECTIONS_PER_WORKER : Number.POSITIVE_INFINITY,
+    Math.ceil(config.MAX_CONNECTIONS / config.WORKERS)
+  )
+
+  io.engine.on('connection', (raw: EngineSocketInternals & { request: unknown }) => {
+    // The handshake request is not needed after the handshake (about 4 KB per connection).
+    raw.request = null
+    manageOutbound(raw, {
+      maxPackets: config.OUTBOUND_MAX_PACKETS,
+      maxBytes: config.OUTBOUND_MAX_BYTES,
+      coalesce: config.WRITE_COALESCING
+    }, (stats) => {
+      metrics.slowConsumers.inc()
+      logger.warn({ engineId: raw.id, ...stats }, 'slow consumer disconnected: unread backlog over its bound')
+    })
+  })
+
+  io.use((socket, next) => {
+    const refuse = (reason: string, message: string, retryAfterMs: number): void => {
+      metrics.connectionsRejected.inc({ reason })
+      next(overloaded(message, retryAfterMs))
+      // Free the engine connection at once instead of waiting for the connect timeout.
+      setImmediate(() => { if (!socket.connected) socket.conn.close() })
+    }
+    if (draining) return refuse('draining', 'server restarting', overloadRetryAfterMs())
+    if (io.engine.clientsCount > perWorkerLimit) return refuse('max_connections', 'server full', overloadRetryAfterMs())
+    if (shedder.refuseConnections) {
+      metrics.shed.inc({ what: 'connection' })
+      return refuse('shedding', 'server busy', overloadRetryAfterMs())
+    }
+    limits.connection(socket.handshake.address).then((retryAfterMs) => {
+      if (retryAfterMs !== undefined) return refuse('ip_rate', 'too many connections from this address', jitter(retryAfterMs))
+      try {
+        const identity = deps.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
+        socket.data = { userId: identity.userId, username: identity.username, expiresAtMs: identity.expiresAtMs, rooms: new Map(), typing: new Set() }
+        next()
+      } catch (error) {
+        metrics.connectionsRejected.inc({ reason: 'unauthorized' })
+        const message = error instanceof ChatError ? error.message : 'invalid token'
+        next(Object.assign(new Error(message), { data: { code: 'E_UNAUTHORIZED' } }))
+      }
+    }, (error: unknown) => {
+      logger.error({ err: error }, 'admission check failed')
+      next(Object.assign(new Error('internal error'), { data: errorBody('E_INTERNAL', 'internal error') }))
+    })
+  })
+
+  io.on('connection', (socket: ChatSocket) => {
+    metrics.connections.inc(metrics.workerLabel)
+    metrics.connectionsAccepted.inc()
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (!known.has(event)) {
+        answerUnknown(context, event, args)
+        return
+      }
+      const ack = typeof args[args.length - 1] === 'function' ? args.pop() as (response: unknown) => void : undefined
+      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack })
+    })
+    socket.once('disconnect', (reason) => {
+      leaveAll(context, socket)
+      metrics.connections.dec(metrics.workerLabel)
+      metrics.disconnects.inc({ reason })
+    })
+  })
+
+  const reconcileTimer = setInterval(() => {
+    try {
+      feeds.reconcile()
+    } catch (error) {
+      logger.error({ err: error }, 'feed reconciliation failed')
+    }
+  }, RECONCILE_INTERVAL_MS).unref()
+
+  const expiryTimer = setInterval(() => {
+    const now = Date.now()
+    for (const socket of io.of('/').sockets.values()) {
+      if (socket.data.expiresAtMs <= now) {
+        metrics.tokenExpiries.inc()
+        socket.disconnect(true)
+      }
+    }
+  }, EXPIRY_SWEEP_INTERVAL_MS).unref()
+
+  const engineClients = (): EngineSocketInternals[] => Object.values((io.engine as unknown as { clients: Record<string, EngineSocketInternals> }).clients)
+
+  let closed: Promise<void> | undefined
+  return {
+    io,
+    context,
+    announce: () => io.serverSideEmit('presence:sync', deps.workerId),
+    onWorkerExit (workerId) {
+      presence.removeWorker(workerId)
+      feeds.reconcile()
+    },
+    async drain (deadlineMs) {
+      draining = true
+      const deadline = Date.now() + deadlineMs
+      const timeLeft = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())
+      await Promise.race([context.inFlight.idle(), timeLeft()])
+      await Promise.race([deps.writer.drain(), timeLeft()])
+      // Close at the transport so clients reconnect by themselves (a Socket.IO disconnect would not).
+      for (const client of engineClients()) client.close()
+      while (io.engine.clientsCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      for (const client of engineClients()) terminate(client)
+    },
+    close () {
+      closed ??= (async () => {
+        clearInterval(reconcileTimer)
+        clearInterval(expiryTimer)
+        shedder.close()
+        presence.close()
+        await new Promise<void>((resolve) => { io.close(() => resolve()) })
+      })()
+      return closed
+    }
+  }
+}

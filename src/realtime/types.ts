@@ -1,0 +1,33 @@
+import type { Server, Socket } from 'socket.io'
+import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js'
+import type { Message } from '../protocol/schemas.js'
+import type { RoomRef } from '../store/message-reader.js'
+import type { PresenceUpdate } from './presence.js'
+
+/** Events between workers, carried by the cluster adapter's serverSideEmit (through the primary). */
+export interface InterServerEvents {
+  /** Messages a worker committed, in commit order, for the other workers' room feeds. */
+  'chat:messages': (batch: Array<[roomId: number, message: Message]>) => void
+  'presence:update': (updates: PresenceUpdate[]) => void
+  /** A worker that just started asks every other worker for its presence counts. */
+  'presence:sync': (workerId: string) => void
+}
+
+/** What a connection carries from its handshake on. */
+export interface SocketData {
+  userId: string
+  username: string
+  expiresAtMs: number
+  /** Rooms this socket joined, by name. */
+  rooms: Map<string, RoomRef>
+  /** Rooms where this socket last said it is typing. */
+  typing: Set<string>
+}
+
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+
+/** Socket.IO room key of a chat room (prefixed so it can never equal a socket id). */
+export function roomKey (room: string): string {
+  return `r:${room}`
+}

@@ -1,0 +1,57 @@
+import { mkdirSync, accessSync, constants } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { migrate } from './migrations.js'
+
+/**
+ * Opening the embedded SQLite store. One file in DATA_DIR, WAL mode so readers never wait for the
+ * writer, shared by every worker process: each worker has one read connection on its event loop
+ * and one write connection in its store thread.
+ */
+
+export const DATABASE_FILE = 'chat.sqlite'
+
+export type SyncMode = 'full' | 'normal'
+
+export interface OpenOptions {
+  readonly?: boolean
+  sync?: SyncMode
+  /** How long a writer waits for another process's write lock before failing, in milliseconds. */
+  busyTimeoutMs?: number
+}
+
+export function databasePath (dataDir: string): string {
+  return join(dataDir, DATABASE_FILE)
+}
+
+/** Opens a connection with the store's pragmas. */
+export function openDatabase (file: string, options: OpenOptions = {}): Database.Database {
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false })
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
+  if (!(options.readonly ?? false)) {
+    db.pragma(`synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`)
+  }
+  db.pragma('cache_size = -16000') // 16 MB page cache per connection
+  return db
+}
+
+/**
+ * Creates the data directory and database on first start, switches it to WAL and applies
+ * migrations. Run once by the primary before it forks workers; throws (with the path in the
+ * message) when the directory is not writable or a migration fails.
+ */
+export function prepareDatabase (dataDir: string): { file: string, applied: number[] } {
+  mkdirSync(dataDir, { recursive: true })
+  accessSync(dataDir, constants.W_OK)
+  const file = databasePath(dataDir)
+  const db = openDatabase(file)
+  try {
+    const mode = db.pragma('journal_mode = WAL', { simple: true })
+    if (mode !== 'wal') throw new Error(`could not switch ${file} to WAL mode (got ${String(mode)})`)
+    const applied = migrate(db)
+    db.pragma('wal_checkpoint(TRUNCATE)')
+    return { file, applied }
+  } finally {
+    db.close()
+  }
+}

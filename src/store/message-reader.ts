@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3'
+import type { Message } from '../protocol/schemas.js'
+import { openDatabase } from './database.js'
+import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './rows.js'
+
+/**
+ * The read side of the store, on a worker's event loop: every query walks the (room_id, seq)
+ * primary key, so a page costs an index seek plus its rows, never a scan. Reads in WAL mode see
+ * every committed write and never wait for a writer.
+ */
+
+export interface RoomRef {
+  id: number
+  name: string
+}
+
+export interface Page {
+  messages: Message[]
+  hasMore: boolean
+}
+
+const MAX_SEQ = Number.MAX_SAFE_INTEGER
+
+export class MessageReader {
+  readonly #db: Database.Database
+  readonly #roomByName: Database.Statement<[string], { id: number, last_seq: number }>
+  readonly #lastSeq: Database.Statement<[number], { last_seq: number }>
+  readonly #lastSeqs: Database.Statement<[string], { id: number, last_seq: number }>
+  readonly #descending: Database.Statement<[number, number, number], MessageRow>
+  readonly #ascending: Database.Statement<[number, number, number, number], MessageRow>
+
+  constructor (file: string) {
+    this.#db = openDatabase(file, { readonly: true })
+    this.#roomByName = this.#db.prepare('SELECT id, last_seq FROM rooms WHERE name = ?')
+    this.#lastSeq = this.#db.prepare('SELECT last_seq FROM rooms WHERE id = ?')
+    this.#lastSeqs = this.#db.prepare('SELECT id, last_seq FROM rooms WHERE id IN (SELECT value FROM json_each(?))')
+    this.#descending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
+    this.#ascending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`)
+  }
+
+  /** The room's id and current last seq, or undefined when it was never created. */
+  findRoom (name: string): { id: number, lastSeq: number } | undefined {
+    const row = this.#roomByName.get(name)
+    return row === undefined ? undefined : { id: row.id, lastSeq: row.last_seq }
+  }
+
+  lastSeq (roomId: number): number {
+    return this.#lastSeq.get(roomId)?.last_seq ?? 0
+  }
+
+  /** Last seq of many rooms in one query (for reconciliation of live feeds). */
+  lastSeqs (roomIds: readonly number[]): Map<number, number> {
+    const result = new Map<number, number>()
+    for (const row of this.#lastSeqs.all(JSON.stringify(roomIds))) result.set(row.id, row.last_seq)
+    return result
+  }
+
+  /** The newest `limit` messages with seq < `before`, oldest first; hasMore when older ones exist. */
+  before (room: RoomRef, before: number | undefined, limit: number): Page {
+    const rows = this.#descending.all(room.id, before ?? MAX_SEQ, limit + 1)
+    const hasMore = rows.length > limit
+    if (hasMore) rows.length = limit
+    rows.reverse()
+    return { messages: rows.map((row) => toMessage(room.name, row)), hasMore }
+  }
+
+  /** The oldest `limit` messages with after < seq < before, oldest first; hasMore when more remain in range. */
+  after (room: RoomRef, after: number, before: number | undefined, limit: number): Page {
+    const rows = this.#ascending.all(room.id, after, before ?? MAX_SEQ, limit + 1)
+    const hasMore = rows.length > limit
+    if (hasMore) rows.length = limit
+    return { messages: rows.map((row) => toMessage(room.name, row)), hasMore }
+  }
+
+  close (): void {
+    if (this.#db.open) this.#db.close()
+  }
+}

@@ -1,0 +1,61 @@
+import type Database from 'better-sqlite3'
+
+/**
+ * Schema migrations of the embedded store, applied in order inside one transaction each by the
+ * primary before any worker opens the database. A failed migration rolls back and stops the start.
+ */
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, rooms, messages',
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE messages (
+        room_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        username TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        PRIMARY KEY (room_id, seq)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX messages_idempotency ON messages (room_id, user_id, client_msg_id);
+    `
+  }
+]
+
+/** Applies every migration newer than the database's version; returns the versions applied. */
+export function migrate (db: Database.Database, list: readonly Migration[] = migrations): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get() as { version: number | null }
+  const current = row.version ?? 0
+  const applied: number[] = []
+  for (const migration of list) {
+    if (migration.version <= current) continue
+    db.transaction(() => {
+      db.exec(migration.sql)
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now())
+    }).immediate()
+    applied.push(migration.version)
+  }
+  return applied
+}

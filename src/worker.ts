@@ -1,0 +1,94 @@
+import cluster from 'node:cluster'
+import { setupWorker } from '@socket.io/sticky'
+import { buildApp } from './app.js'
+import { isControlMessage, type PrimaryToWorker } from './cluster/messages.js'
+import type { Config } from './config.js'
+import { createLogger } from './logger.js'
+import { createWorkerMetrics } from './ops/metrics.js'
+import { ChatPool } from './pool/chat-pool.js'
+import { createRealtime } from './realtime/realtime.js'
+import { databasePath } from './store/database.js'
+import { MessageReader } from './store/message-reader.js'
+import { StoreWriter } from './store/store-writer.js'
+import { createTokens } from './tokens.js'
+
+/**
+ * One Socket.IO worker process: its store connections (reads on the event loop, writes in a
+ * store thread), its Piscina pool, the fastify app and the Socket.IO server, fed connections by
+ * the primary. Drains on the primary's word (or its own SIGTERM/SIGINT) and exits 0.
+ */
+
+export async function runWorker (config: Config): Promise<void> {
+  const workerId = String(cluster.worker?.id ?? process.pid)
+  const logger = createLogger(config, { role: 'worker', worker: workerId })
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception; worker exits and the primary respawns it')
+    process.exit(1)
+  })
+
+  const metrics = createWorkerMetrics(workerId)
+  const file = databasePath(config.DATA_DIR_ABSOLUTE)
+  const reader = new MessageReader(file)
+  const writer = new StoreWriter({
+    file,
+    sync: config.STORE_SYNC,
+    maxBatch: config.STORE_MAX_BATCH,
+    onCommit: (size, ms, ok) => {
+      metrics.storeCommit.observe(ms / 1000)
+      metrics.storeBatch.observe(size)
+      if (!ok) metrics.storeFailures.inc()
+    }
+  })
+  const pool = new ChatPool({
+    threads: config.POOL_THREADS,
+    maxQueue: config.POOL_MAX_QUEUE,
+    termsFile: config.MODERATION_TERMS_FILE,
+    policy: config.MODERATION_POLICY,
+    inlineMaxTextUnits: config.POOL_INLINE_MAX_CODE_POINTS,
+    inlineMaxPageUnits: config.POOL_INLINE_MAX_PAGE_BYTES,
+    retryAfterMs: config.OVERLOAD_RETRY_AFTER_MS,
+    metrics
+  })
+  const poolGauge = setInterval(() => metrics.poolQueue.set(metrics.workerLabel, pool.queueSize), 1000).unref()
+  const tokens = createTokens(config.JWT_SECRET, config.TOKEN_TTL_S)
+  const app = await buildApp({ config, logger, tokens, reader, writer })
+  await app.ready()
+  const realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, workerId })
+  setupWorker(realtime.io)
+
+  let stopping: Promise<void> | undefined
+  const stop = (reason: string, deadlineMs: number): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason, deadlineMs }, 'draining')
+      try {
+        await realtime.drain(Math.max(100, deadlineMs - 500))
+        await realtime.close()
+        await app.close()
+        await pool.close()
+        await writer.close()
+        reader.close()
+        clearInterval(poolGauge)
+        logger.info('drained; exiting')
+        process.exit(0)
+      } catch (error) {
+        logger.error({ err: error }, 'drain failed')
+        process.exit(1)
+      }
+    })()
+    return stopping
+  }
+
+  process.on('message', (message: unknown) => {
+    if (!isControlMessage(message)) return
+    const control = message as PrimaryToWorker
+    if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
+    else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
+  })
+  // A signal sent to the whole process group (Ctrl-C) reaches workers too: drain the same way.
+  process.on('SIGTERM', () => { void stop('SIGTERM', config.SHUTDOWN_TIMEOUT_MS) })
+  process.on('SIGINT', () => { void stop('SIGINT', config.SHUTDOWN_TIMEOUT_MS) })
+
+  process.send?.({ type: 'chat:ready' })
+  realtime.announce()
+  logger.info({ poolThreads: config.POOL_THREADS, moderationTerms: pool.termCount }, 'worker serving')
+}

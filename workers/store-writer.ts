@@ -1,0 +1,80 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { workerData } from 'node:worker_threads'
+import { openDatabase } from '../src/store/database.js'
+import type { AppendOp, WriteOp, WriteResult, WriterThreadData } from '../src/store/write-ops.js'
+
+/**
+ * The store thread of one worker process: the only place that process writes. Each task is a
+ * batch of operations committed in one IMMEDIATE transaction (one fsync for the batch), so
+ * `seq` is assigned under SQLite's write lock: per room, from 1, without gaps, across every
+ * worker process sharing the file.
+ */
+
+const { file, sync } = workerData as WriterThreadData
+const db = openDatabase(file, { sync, busyTimeoutMs: 10_000 })
+
+const findMessage = db.prepare<[number, string, string], { id: string, seq: number, ts: number }>(
+  'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?')
+const nextSeq = db.prepare<[number], { last_seq: number }>('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq')
+const insertMessage = db.prepare(
+  'INSERT INTO messages (room_id, seq, id, user_id, username, text, ts, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+const insertRoom = db.prepare('INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING')
+const findRoom = db.prepare<[string], { id: number, last_seq: number }>('SELECT id, last_seq FROM rooms WHERE name = ?')
+const insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING')
+const findUser = db.prepare<[string], { id: string, username: string }>('SELECT id, username FROM users WHERE username = ?')
+
+/** A UUIDv7: time-ordered, so message ids sort roughly by creation. */
+function uuidv7 (ts: number): string {
+  const bytes = randomBytes(16)
+  bytes.writeUIntBE(ts, 0, 6)
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+function append (op: AppendOp, ts: number): WriteResult {
+  const existing = findMessage.get(op.roomId, op.userId, op.clientMsgId)
+  if (existing !== undefined) return { kind: 'append', id: existing.id, seq: existing.seq, ts: existing.ts, duplicate: true }
+  const row = nextSeq.get(op.roomId)
+  if (row === undefined) throw new Error(`room ${op.roomId} does not exist`)
+  const id = uuidv7(ts)
+  insertMessage.run(op.roomId, row.last_seq, id, op.userId, op.username, op.text, ts, op.clientMsgId)
+  return { kind: 'append', id, seq: row.last_seq, ts, duplicate: false }
+}
+
+const commitBatch = db.transaction((ops: WriteOp[]): WriteResult[] => {
+  const ts = Date.now()
+  return ops.map((op): WriteResult => {
+    switch (op.kind) {
+      case 'append':
+        return append(op, ts)
+      case 'room': {
+        insertRoom.run(op.name, ts)
+        const room = findRoom.get(op.name) as { id: number, last_seq: number }
+        return { kind: 'room', id: room.id, lastSeq: room.last_seq }
+      }
+      case 'user': {
+        insertUser.run(randomUUID(), op.username, ts)
+        const user = findUser.get(op.username) as { id: string, username: string }
+        return { kind: 'user', userId: user.id, username: user.username }
+      }
+    }
+  })
+})
+
+/** Commits one batch; resolves only after the commit (and its fsync under STORE_SYNC=full). */
+export default function commit (ops: WriteOp[]): WriteResult[] {
+  return commitBatch.immediate(ops)
+}
+
+/** Checkpoints the WAL and closes the connection; the last task a store thread runs. */
+export function close (): boolean {
+  if (!db.open) return false
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)')
+  } finally {
+    db.close()
+  }
+  return true
+}
