@@ -22,7 +22,7 @@ const schema = z.object({
   WORKERS: int(1, 256).default(availableParallelism()),
   DATA_DIR: z.string().min(1).default('./data'),
   JWT_SECRET: z.string().min(1).default(DEFAULT_JWT_SECRET),
-  TOKEN_TTL_S: int(60, 30 * 24 * 3600).default(24 * 3600),
+  TOKEN_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   SESSIONS_ROUTE: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -38,6 +38,7 @@ const schema = z.object({
   PRESENCE_GRACE_MS: int(0, 600_000).default(3000),
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   RESPAWN_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
+  DEBUG_GC_ROUTE: bool.default(false),
 
   MAX_HTTP_BUFFER_SIZE: int(16 * 1024, 64 * 1024).default(32 * 1024),
   PING_INTERVAL_MS: int(1000, 600_000).default(15_000),

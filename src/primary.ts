@@ -8,7 +8,7 @@ import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { ClusterMetrics } from './ops/cluster-metrics.js'
 import { createPrimaryMetrics } from './ops/metrics.js'
-import { createOpsServer } from './ops/ops-server.js'
+import { createOpsServer, opsPaths } from './ops/ops-server.js'
 import { prepareDatabase } from './store/database.js'
 
 /**
@@ -30,7 +30,11 @@ export async function runPrimary (config: Config): Promise<void> {
     process.exit(1)
   }
 
-  cluster.setupPrimary({ serialization: 'advanced' })
+  cluster.setupPrimary({
+    serialization: 'advanced',
+    // The leak check forces GCs in workers; never on unless DEBUG_GC_ROUTE asks for it.
+    ...(config.DEBUG_GC_ROUTE ? { execArgv: [...process.execArgv, '--expose-gc'] } : {})
+  })
   setupAdapterPrimary()
   void new RateLimiterClusterMaster()
 
@@ -44,8 +48,8 @@ export async function runPrimary (config: Config): Promise<void> {
     metrics
   })
   let draining = false
-  const opsServer = createOpsServer({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining })
-  const balancer = createBalancer({ supervisor, opsServer, headTimeoutMs: config.HANDSHAKE_TIMEOUT_MS, metrics })
+  const opsServer = createOpsServer({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining, debugMemory: config.DEBUG_GC_ROUTE })
+  const balancer = createBalancer({ supervisor, opsServer, opsPaths: opsPaths(config.DEBUG_GC_ROUTE), headTimeoutMs: config.HANDSHAKE_TIMEOUT_MS, metrics })
 
   let shuttingDown: Promise<void> | undefined
   const shutdown = (signal: string): Promise<void> => {

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster'
 import { setupWorker } from '@socket.io/sticky'
 import { buildApp } from './app.js'
-import { isControlMessage, type PrimaryToWorker } from './cluster/messages.js'
+import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './cluster/messages.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createWorkerMetrics } from './ops/metrics.js'
@@ -78,11 +78,28 @@ export async function runWorker (config: Config): Promise<void> {
     return stopping
   }
 
+  const reportMemory = (requestId: number, gc: boolean): void => {
+    const collect = (globalThis as { gc?: () => void }).gc
+    if (gc && collect !== undefined) collect()
+    const usage = process.memoryUsage()
+    const report: MemoryReport = {
+      worker: workerId,
+      gcForced: gc && collect !== undefined,
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      heapTotal: usage.heapTotal,
+      external: usage.external,
+      connections: realtime.io.engine.clientsCount
+    }
+    process.send?.({ type: 'chat:memory-report', requestId, report } satisfies WorkerToPrimary)
+  }
+
   process.on('message', (message: unknown) => {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
     if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
+    else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)
   })
   // A signal sent to the whole process group (Ctrl-C) reaches workers too: drain the same way.
   process.on('SIGTERM', () => { void stop('SIGTERM', config.SHUTDOWN_TIMEOUT_MS) })

@@ -20,14 +20,14 @@ import type { Supervisor } from './supervisor.js'
 
 export interface BalancerOptions {
   supervisor: Supervisor
-  /** Answers the primary's own routes (GET /healthz, /readyz, /metrics). */
+  /** Answers the primary's own routes (GET /healthz, /readyz, /metrics, and `opsPaths`). */
   opsServer: HttpServer
+  opsPaths: ReadonlySet<string>
   /** A client must send its request head within this time. */
   headTimeoutMs: number
   metrics: PrimaryMetrics
 }
 
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
 const MAX_HEAD_BYTES = 16 * 1024
 const HEAD_END = Buffer.from('\r\n\r\n')
 const SID = /[?&]sid=([\w-]{20})(?:&|$| )/
@@ -57,7 +57,7 @@ export function createBalancer (options: BalancerOptions): Server {
     const [method = '', target = ''] = requestLine.split(' ')
     const path = target.split('?')[0] ?? ''
 
-    if (method === 'GET' && OPS_PATHS.has(path)) {
+    if (method === 'GET' && options.opsPaths.has(path)) {
       metrics.handoffs.inc({ route: 'primary' })
       opsServer.emit('connection', socket)
       socket.unshift(head)

@@ -3,13 +3,24 @@
  * adapter's and prom-client's, which those libraries define).
  */
 
+export interface MemoryReport {
+  worker: string
+  gcForced: boolean
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  connections: number
+}
+
 export type WorkerToPrimary =
   | { type: 'chat:ready' }
-  | { type: 'chat:draining' }
+  | { type: 'chat:memory-report', requestId: number, report: MemoryReport }
 
 export type PrimaryToWorker =
   | { type: 'chat:worker-exit', workerId: string }
   | { type: 'chat:drain', deadlineMs: number }
+  | { type: 'chat:memory', requestId: number, gc: boolean }
 
 export function isControlMessage (value: unknown): value is { type: string } {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' &&

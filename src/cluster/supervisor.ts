@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 import type { PrimaryMetrics } from '../ops/metrics.js'
-import { isControlMessage, type PrimaryToWorker } from './messages.js'
+import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './messages.js'
 
 /**
  * The primary's view of its Socket.IO workers: forks them, knows which are ready and which
@@ -39,6 +39,8 @@ export class Supervisor {
   readonly #states = new Map<string, WorkerState>()
   readonly #sessions = new Map<string, WorkerState>()
   readonly #readyWaiters = new Map<string, Array<(ok: boolean) => void>>()
+  readonly #memoryRequests = new Map<number, { reports: MemoryReport[], waiting: number, done: () => void }>()
+  #nextRequestId = 1
   #failures = 0
   #started = false
   #stopping = false
@@ -102,6 +104,23 @@ export class Supervisor {
     const ready = [...this.#states.values()].filter((state) => state.ready && !state.retiring)
     if (ready.length === 0) return undefined
     return (ready[this.#roundRobin++ % ready.length] as WorkerState).worker
+  }
+
+  /** Each ready worker's memory, optionally after a forced GC (the leak check's probe). */
+  async memory (gc: boolean, timeoutMs: number): Promise<MemoryReport[]> {
+    const workers = this.connectedWorkers()
+    const requestId = this.#nextRequestId++
+    const request = { reports: [] as MemoryReport[], waiting: workers.length, done: () => {} }
+    const finished = new Promise<void>((resolve) => {
+      request.done = resolve
+      setTimeout(resolve, timeoutMs).unref()
+    })
+    this.#memoryRequests.set(requestId, request)
+    for (const worker of workers) this.#send(worker, { type: 'chat:memory', requestId, gc })
+    if (workers.length === 0) request.done()
+    await finished
+    this.#memoryRequests.delete(requestId)
+    return request.reports.sort((a, b) => Number(a.worker) - Number(b.worker))
   }
 
   /** Replaces every worker, one at a time: fork a fresh one, wait until it serves, drain the old one. */
@@ -182,7 +201,15 @@ export class Supervisor {
       return
     }
     if (!isControlMessage(message)) return
-    if (message.type === 'chat:ready') {
+    const control = message as WorkerToPrimary
+    if (control.type === 'chat:memory-report') {
+      const request = this.#memoryRequests.get(control.requestId)
+      if (request === undefined) return
+      request.reports.push(control.report)
+      if (--request.waiting === 0) request.done()
+      return
+    }
+    if (control.type === 'chat:ready') {
       state.ready = true
       this.#updateGauge()
       this.#options.logger.info({ worker: state.id, workerPid: worker.process.pid }, 'worker ready')

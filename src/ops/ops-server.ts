@@ -16,6 +16,13 @@ export interface OpsServerOptions {
   metrics: PrimaryMetrics
   logger: Logger
   isDraining: () => boolean
+  /** Serve GET /debug/memory (per-worker memory, `?gc=1` forces a GC first). Off in production. */
+  debugMemory: boolean
+}
+
+/** Paths the primary answers itself (the balancer routes them here). */
+export function opsPaths (debugMemory: boolean): ReadonlySet<string> {
+  return new Set(['/healthz', '/readyz', '/metrics', ...(debugMemory ? ['/debug/memory'] : [])])
 }
 
 const SCRAPE_TIMEOUT_MS = 2000
@@ -42,6 +49,11 @@ export function createOpsServer (options: OpsServerOptions): Server {
         options.logger.error({ err: error }, 'metrics scrape failed')
         json(500, { error: { code: 'E_INTERNAL', message: 'metrics unavailable' } })
       })
+      return
+    }
+    if (path === '/debug/memory' && options.debugMemory) {
+      const gc = /[?&]gc=1(&|$)/.test(request.url ?? '')
+      options.supervisor.memory(gc, SCRAPE_TIMEOUT_MS).then((workers) => json(200, { workers }), () => json(500, { error: { code: 'E_INTERNAL', message: 'memory report failed' } }))
       return
     }
     json(404, { error: { code: 'E_NOT_FOUND', message: 'not found' } })

@@ -57,7 +57,6 @@ export interface Realtime {
 }
 
 const RECONCILE_INTERVAL_MS = 2000
-const EXPIRY_SWEEP_INTERVAL_MS = 15_000
 
 function overloaded (message: string, retryAfterMs: number): Error {
   return Object.assign(new Error(message), { data: { code: 'E_OVERLOADED', retryAfterMs } })
@@ -243,6 +242,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     }
   }, RECONCILE_INTERVAL_MS).unref()
 
+  // Sweep often enough that a socket outlives its token by at most a quarter of the token's life.
   const expiryTimer = setInterval(() => {
     const now = Date.now()
     for (const socket of io.of('/').sockets.values()) {
@@ -251,7 +251,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
         socket.disconnect(true)
       }
     }
-  }, EXPIRY_SWEEP_INTERVAL_MS).unref()
+  }, Math.min(15_000, Math.max(250, config.TOKEN_TTL_S * 250))).unref()
 
   const engineClients = (): EngineSocketInternals[] => Object.values((io.engine as unknown as { clients: Record<string, EngineSocketInternals> }).clients)
 

@@ -1,0 +1,183 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { io, type Socket } from 'socket.io-client'
+import { compiledPath } from '../src/paths.js'
+
+/**
+ * Leak check: cycles of thousands of connect → join → send → disconnect against a running
+ * cluster, printing each worker's heap and RSS after every cycle with a GC forced in the
+ * workers (GET /debug/memory?gc=1, served when DEBUG_GC_ROUTE=true). A server that leaks
+ * sockets, handlers, rooms, presence entries or timers shows a heap that climbs cycle after
+ * cycle; ours returns to its baseline.
+ *
+ *   node dist/scripts/leak-check.js --cycles 10 --clients 3000
+ *
+ * Without --url it starts the service itself (2 workers, a temporary data directory).
+ * Loopback only; every loop is bounded; the service it starts is stopped by PID at the end.
+ */
+
+export interface LeakCheckOptions {
+  cycles: number
+  clients: number
+  roomSize: number
+  url?: string
+  /** Log a line per cycle. */
+  print?: (line: string) => void
+}
+
+export interface WorkerMemory {
+  worker: string
+  rss: number
+  heapUsed: number
+  connections: number
+  gcForced: boolean
+}
+
+export interface LeakCheckResult {
+  cycles: Array<{ cycle: number, workers: WorkerMemory[], heapUsed: number, rss: number }>
+  /** Heap after the last cycle minus after the first (the warm-up), in bytes, summed over workers. */
+  heapGrowth: number
+  rssGrowth: number
+}
+
+const SOURCE_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+const MAIN = compiledPath('src', 'main.ts')
+
+async function memory (url: string): Promise<WorkerMemory[]> {
+  const response = await fetch(`${url}/debug/memory?gc=1`)
+  if (!response.ok) throw new Error(`/debug/memory answered ${response.status}: start the service with DEBUG_GC_ROUTE=true`)
+  return ((await response.json()) as { workers: WorkerMemory[] }).workers
+}
+
+async function signIn (url: string, username: string): Promise<string> {
+  const response = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }) })
+  if (response.status !== 201) throw new Error(`sign-in failed: ${response.status}`)
+  return ((await response.json()) as { token: string }).token
+}
+
+/** One cycle: every client connects, joins its room, sends one message, sees its room's messages, disconnects. */
+async function cycle (url: string, tokens: string[], roomSize: number, cycleNumber: number): Promise<void> {
+  const sockets: Socket[] = []
+  try {
+    await Promise.all(tokens.map(async (token, i) => {
+      const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: 20_000, localAddress: SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length] } as Parameters<typeof io>[1])
+      sockets.push(socket)
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve())
+        socket.once('connect_error', reject)
+      })
+      const room = `leak-${Math.floor(i / roomSize)}`
+      const joined = await socket.timeout(20_000).emitWithAck('room:join', { room }) as { ok: boolean }
+      if (!joined.ok) throw new Error('join failed')
+      socket.emit('typing', { room, typing: true }, () => {})
+      const sent = await socket.timeout(20_000).emitWithAck('message:send', { room, text: `cycle ${cycleNumber} client ${i}`, clientMsgId: `leak-${cycleNumber}-${i}-xxxx` }) as { ok: boolean }
+      if (!sent.ok) throw new Error(`send failed: ${JSON.stringify(sent)}`)
+    }))
+  } finally {
+    for (const socket of sockets) socket.close()
+  }
+}
+
+export async function runLeakCheck (options: LeakCheckOptions): Promise<LeakCheckResult> {
+  const print = options.print ?? (() => {})
+  let url = options.url
+  let stopService = async (): Promise<void> => {}
+  if (url === undefined) {
+    const started = await startService()
+    url = started.url
+    stopService = started.stop
+  }
+  try {
+    const tokens = await Promise.all(Array.from({ length: options.clients }, async (_, i) => await signIn(url as string, `leak${i}`)))
+    const cycles: LeakCheckResult['cycles'] = []
+    for (let c = 1; c <= options.cycles; c++) {
+      await cycle(url, tokens, options.roomSize, c)
+      // Bounded wait for every connection to be gone on the server side.
+      for (let i = 0; i < 100; i++) {
+        const now = await memory(url)
+        if (now.every((worker) => worker.connections === 0)) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      // Presence keeps a user "online" for its grace period; let it pass before measuring.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const workers = await memory(url)
+      const heapUsed = workers.reduce((sum, worker) => sum + worker.heapUsed, 0)
+      const rss = workers.reduce((sum, worker) => sum + worker.rss, 0)
+      cycles.push({ cycle: c, workers, heapUsed, rss })
+      print(`cycle ${String(c).padStart(2)}: heap ${(heapUsed / 2 ** 20).toFixed(1)} MB, rss ${(rss / 2 ** 20).toFixed(1)} MB  ` +
+        workers.map((w) => `[worker ${w.worker}: heap ${(w.heapUsed / 2 ** 20).toFixed(1)} MB, rss ${(w.rss / 2 ** 20).toFixed(1)} MB, gc ${w.gcForced ? 'forced' : 'NOT forced'}]`).join(' '))
+    }
+    const first = cycles[0] as LeakCheckResult['cycles'][number]
+    const last = cycles[cycles.length - 1] as LeakCheckResult['cycles'][number]
+    return { cycles, heapGrowth: last.heapUsed - first.heapUsed, rssGrowth: last.rss - first.rss }
+  } finally {
+    await stopService()
+  }
+}
+
+async function startService (): Promise<{ url: string, stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chat-leak-'))
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      WORKERS: process.env.WORKERS ?? '2',
+      DATA_DIR: dataDir,
+      DEBUG_GC_ROUTE: 'true',
+      PRESENCE_GRACE_MS: '200',
+      CONNECTION_RATE_PER_IP_PER_S: '0',
+      REST_SESSIONS_PER_MIN: '1000000',
+      SHED_EVENT_LOOP_DELAY_MS: '0', // measure memory, not load shedding
+      LOG_LEVEL: 'info', // the 'listening' line carries the port
+      JWT_SECRET: 'leak-check-secret-0123456789-abcdefghijklmnop'
+    },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(timer)
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('service did not start in 30 s')), 30_000)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const parsed = JSON.parse(line) as { msg?: string, port?: number }
+        if (parsed.msg === 'listening' && parsed.port !== undefined) { clearTimeout(timer); resolve(parsed.port) }
+      } catch {}
+    })
+    void exited.then(() => reject(new Error('service exited during start')))
+  }).catch(async (error: unknown) => { await stop(); throw error })
+  return { url: `http://127.0.0.1:${port}`, stop }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      cycles: { type: 'string', default: '10' },
+      clients: { type: 'string', default: '3000' },
+      'room-size': { type: 'string', default: '20' },
+      url: { type: 'string' }
+    }
+  })
+  const options: LeakCheckOptions = {
+    cycles: Number(values.cycles),
+    clients: Number(values.clients),
+    roomSize: Number(values['room-size']),
+    print: (line) => console.log(line)
+  }
+  if (values.url !== undefined) options.url = values.url
+  console.log(`leak check: ${options.cycles} cycles × ${options.clients} clients (rooms of ${options.roomSize})`)
+  const result = await runLeakCheck(options)
+  const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`
+  console.log(`heap growth from cycle 1 to ${options.cycles}: ${mb(result.heapGrowth)}; rss growth: ${mb(result.rssGrowth)}`)
+}
