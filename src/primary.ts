@@ -60,8 +60,10 @@ export async function runPrimary (config: Config): Promise<void> {
         logger.error('shutdown deadline passed; exiting')
         process.exit(1)
       }, config.SHUTDOWN_TIMEOUT_MS + 2000).unref()
-      balancer.close()
+      // Keep listening while draining: /readyz answers 503 and every other request 503 with
+      // Retry-After, so load balancers and clients see the drain instead of a refused connection.
       await supervisor.stop(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - 1000))
+      balancer.close()
       clearTimeout(hardStop)
       logger.info('stopped')
       process.exit(0)

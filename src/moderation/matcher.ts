@@ -28,14 +28,31 @@ interface CompiledPhrase {
   words: Array<{ runs: Run[], prefix: boolean }>
 }
 
+/** A trie over run letters (prefix terms walk it from a word's start, suffix terms from its end). */
+interface TrieNode {
+  next: Map<string, TrieNode>
+  terms: CompiledTerm[]
+}
+
+/**
+ * An Aho–Corasick automaton over run letters for infix terms: one pass over a word finds every
+ * term key ending at each position, however many and however long the terms are.
+ */
+interface Automaton {
+  next: Array<Map<string, number>>
+  fail: number[]
+  /** The nearest state on the failure chain that ends a term (or -1). */
+  output: number[]
+  terms: CompiledTerm[][]
+}
+
 export interface TermList {
   size: number
   exact: Map<string, CompiledTerm[]>
-  prefix: Map<string, CompiledTerm[]>
-  suffix: Map<string, CompiledTerm[]>
-  infix: Map<string, CompiledTerm[]>
+  prefix: TrieNode
+  suffix: TrieNode
+  infix: Automaton
   phrases: Map<string, CompiledPhrase[]>
-  maxInfixRuns: number
 }
 
 export interface ModerationResult {
@@ -63,17 +80,64 @@ function push<T> (map: Map<string, T[]>, key: string, value: T): void {
   else list.push(value)
 }
 
+const trieNode = (): TrieNode => ({ next: new Map(), terms: [] })
+
+function trieInsert (root: TrieNode, letters: readonly string[], term: CompiledTerm): void {
+  let node = root
+  for (const letter of letters) {
+    let child = node.next.get(letter)
+    if (child === undefined) {
+      child = trieNode()
+      node.next.set(letter, child)
+    }
+    node = child
+  }
+  node.terms.push(term)
+}
+
+function buildAutomaton (terms: CompiledTerm[]): Automaton {
+  const automaton: Automaton = { next: [new Map()], fail: [0], output: [-1], terms: [[]] }
+  for (const term of terms) {
+    let state = 0
+    for (const run of term.runs) {
+      let next = (automaton.next[state] as Map<string, number>).get(run.char)
+      if (next === undefined) {
+        next = automaton.next.length
+        automaton.next.push(new Map())
+        automaton.fail.push(0)
+        automaton.output.push(-1)
+        automaton.terms.push([])
+        ;(automaton.next[state] as Map<string, number>).set(run.char, next)
+      }
+      state = next
+    }
+    ;(automaton.terms[state] as CompiledTerm[]).push(term)
+  }
+  // Breadth-first: failure links and output links.
+  const queue: number[] = [...(automaton.next[0] as Map<string, number>).values()]
+  for (let head = 0; head < queue.length; head++) {
+    const state = queue[head] as number
+    for (const [char, child] of automaton.next[state] as Map<string, number>) {
+      let fallback = automaton.fail[state] as number
+      while (fallback !== 0 && !(automaton.next[fallback] as Map<string, number>).has(char)) fallback = automaton.fail[fallback] as number
+      const target = (automaton.next[fallback] as Map<string, number>).get(char)
+      const fail = target !== undefined && target !== child ? target : 0
+      automaton.fail[child] = fail
+      automaton.output[child] = (automaton.terms[fail] as CompiledTerm[]).length > 0 ? fail : automaton.output[fail] as number
+      queue.push(child)
+    }
+  }
+  return automaton
+}
+
 /** Parses and compiles a term list file's content. Blank terms (nothing left after folding) are skipped. */
 export function compileTermList (content: string): TermList {
-  const list: TermList = {
-    size: 0,
-    exact: new Map(),
-    prefix: new Map(),
-    suffix: new Map(),
-    infix: new Map(),
-    phrases: new Map(),
-    maxInfixRuns: 0
-  }
+  const exact = new Map<string, CompiledTerm[]>()
+  const prefix = trieNode()
+  const suffix = trieNode()
+  const infix: CompiledTerm[] = []
+  const phrases = new Map<string, CompiledPhrase[]>()
+  let size = 0
   for (const rawLine of content.split(/\r?\n/)) {
     const line = rawLine.replace(/#.*$/, '').trim()
     if (line === '') continue
@@ -82,8 +146,8 @@ export function compileTermList (content: string): TermList {
       const words = parts.map((part) => ({ runs: toRuns(foldTerm(part.replace(/\*$/, ''))), prefix: part.endsWith('*') }))
       const first = words[0]
       if (first === undefined || words.some((word) => word.runs.length === 0)) continue
-      push(list.phrases, keyOf(first.runs), { term: line, words })
-      list.size++
+      push(phrases, keyOf(first.runs), { term: line, words })
+      size++
       continue
     }
     const leading = line.startsWith('*')
@@ -91,11 +155,15 @@ export function compileTermList (content: string): TermList {
     const runs = toRuns(foldTerm(line.replace(/^\*|\*$/g, '')))
     if (runs.length === 0) continue
     const kind: Kind = leading && trailing ? 'infix' : trailing ? 'prefix' : leading ? 'suffix' : 'exact'
-    push(list[kind], keyOf(runs), { term: line, kind, runs })
-    if (kind === 'infix') list.maxInfixRuns = Math.max(list.maxInfixRuns, runs.length)
-    list.size++
+    const term: CompiledTerm = { term: line, kind, runs }
+    const letters = runs.map((run) => run.char)
+    if (kind === 'exact') push(exact, keyOf(runs), term)
+    else if (kind === 'prefix') trieInsert(prefix, letters, term)
+    else if (kind === 'suffix') trieInsert(suffix, letters.reverse(), term)
+    else infix.push(term)
+    size++
   }
-  return list
+  return { size, exact, prefix, suffix, infix: buildAutomaton(infix), phrases }
 }
 
 /** Word runs with the index range of folded chars each covers. */
@@ -149,24 +217,34 @@ export function moderate (list: TermList, text: string): ModerationResult {
     for (const term of list.exact.get(key) ?? []) {
       if (fits(term.runs, runs, 0)) { terms.add(term.term); markWord(word) }
     }
-    for (let length = 1; length <= runs.length; length++) {
-      for (const term of list.prefix.get(key.slice(0, length)) ?? []) {
-        if (fits(term.runs, runs, 0)) { terms.add(term.term); markWord(word) }
-      }
-      for (const term of list.suffix.get(key.slice(runs.length - length)) ?? []) {
-        if (fits(term.runs, runs, runs.length - length)) { terms.add(term.term); markWord(word) }
-      }
+    const hit = (term: CompiledTerm, offset: number, from = 0, to = word.length): void => {
+      if (!fits(term.runs, runs, offset)) return
+      terms.add(term.term)
+      markWord(word, from, to)
     }
-    if (list.maxInfixRuns > 0) {
-      for (let start = 0; start < runs.length; start++) {
-        const limit = Math.min(runs.length - start, list.maxInfixRuns)
-        for (let length = 1; length <= limit; length++) {
-          for (const term of list.infix.get(key.slice(start, start + length)) ?? []) {
-            if (fits(term.runs, runs, start)) {
-              terms.add(term.term)
-              markWord(word, (runs[start] as WordRun).from, (runs[start + length - 1] as WordRun).to)
-            }
-          }
+    // Prefix terms: walk the trie from the word's first run.
+    let node: TrieNode | undefined = list.prefix
+    for (let i = 0; node !== undefined && i < runs.length; i++) {
+      node = node.next.get((runs[i] as WordRun).char)
+      for (const term of node?.terms ?? []) hit(term, 0)
+    }
+    // Suffix terms: walk the reversed trie from the word's last run.
+    node = list.suffix
+    for (let i = runs.length - 1; node !== undefined && i >= 0; i--) {
+      node = node.next.get((runs[i] as WordRun).char)
+      for (const term of node?.terms ?? []) hit(term, i)
+    }
+    // Infix terms: one Aho–Corasick pass over the word's runs.
+    const automaton = list.infix
+    let state = 0
+    for (let i = 0; i < runs.length; i++) {
+      const char = (runs[i] as WordRun).char
+      while (state !== 0 && !(automaton.next[state] as Map<string, number>).has(char)) state = automaton.fail[state] as number
+      state = (automaton.next[state] as Map<string, number>).get(char) ?? 0
+      for (let found = (automaton.terms[state] as CompiledTerm[]).length > 0 ? state : automaton.output[state] as number; found > 0; found = automaton.output[found] as number) {
+        for (const term of automaton.terms[found] as CompiledTerm[]) {
+          const start = i - term.runs.length + 1
+          hit(term, start, (runs[start] as WordRun).from, (runs[i] as WordRun).to)
         }
       }
     }

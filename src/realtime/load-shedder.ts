@@ -19,15 +19,22 @@ export interface LoadShedderOptions {
 
 export class LoadShedder {
   #level: ShedLevel = 0
-  readonly #delay: EventLoopDelay | undefined
-  readonly #timer: NodeJS.Timeout | undefined
+  #delay: EventLoopDelay | undefined
+  #timer: NodeJS.Timeout | undefined
   readonly #options: LoadShedderOptions
 
   constructor (options: LoadShedderOptions) {
     this.#options = options
-    if (options.thresholdMs <= 0) return
+  }
+
+  /**
+   * Starts measuring. Called once the worker serves: the start-up's own work (loading modules,
+   * opening the store) must not count as load, or a fresh worker would refuse its first clients.
+   */
+  start (): void {
+    if (this.#options.thresholdMs <= 0 || this.#timer !== undefined) return
     this.#delay = new EventLoopDelay()
-    this.#timer = setInterval(() => this.#sample(), options.sampleMs ?? 500).unref()
+    this.#timer = setInterval(() => this.#sample(), this.#options.sampleMs ?? 500).unref()
   }
 
   get level (): ShedLevel {

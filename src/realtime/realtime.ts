@@ -47,7 +47,7 @@ export interface RealtimeDeps {
 export interface Realtime {
   io: ChatServer
   context: RealtimeContext
-  /** A worker started: ask the others for their presence counts. */
+  /** The worker serves: start load measurement and ask the other workers for their presence counts. */
   announce: () => void
   /** Another worker exited: forget its sockets and catch up on what it may not have broadcast. */
   onWorkerExit: (workerId: string) => void
@@ -259,7 +259,10 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
   return {
     io,
     context,
-    announce: () => io.serverSideEmit('presence:sync', deps.workerId),
+    announce () {
+      shedder.start()
+      io.serverSideEmit('presence:sync', deps.workerId)
+    },
     onWorkerExit (workerId) {
       presence.removeWorker(workerId)
       feeds.reconcile()

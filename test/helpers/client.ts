@@ -28,8 +28,12 @@ export async function signIn (url: string, username: string): Promise<Session> {
 
 export type ConnectOptions = Partial<ManagerOptions & SocketOptions>
 
-/** Connects (websocket only unless told) and resolves once the handshake succeeded. */
-export async function connect (t: Teardown, url: string, token: string, options: ConnectOptions = {}): Promise<ChatClient> {
+/**
+ * Connects (websocket only unless told) and resolves once the handshake succeeded. Like a
+ * well-behaved client it honours E_OVERLOADED: waits retryAfterMs and tries again (bounded), so
+ * tests on a busy machine do not fail because the server pushed back for a moment.
+ */
+export async function connect (t: Teardown, url: string, token: string, options: ConnectOptions = {}, { retryOverloaded = true } = {}): Promise<ChatClient> {
   const socket: ChatClient = io(url, {
     auth: { token },
     transports: ['websocket'],
@@ -39,11 +43,20 @@ export async function connect (t: Teardown, url: string, token: string, options:
     ...options
   })
   t.teardown(() => { socket.close() })
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve())
-    socket.once('connect_error', (error) => reject(error))
-  })
-  return socket
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve())
+        socket.once('connect_error', (error) => reject(error))
+      })
+      return socket
+    } catch (error) {
+      const data = (error as { data?: { code?: string, retryAfterMs?: number } }).data
+      if (!retryOverloaded || data?.code !== 'E_OVERLOADED' || attempt >= 40) throw error
+      await new Promise((resolve) => setTimeout(resolve, data.retryAfterMs ?? 500))
+      socket.connect()
+    }
+  }
 }
 
 /** A connect that is expected to fail: resolves the connect_error. */

@@ -159,6 +159,11 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
-  await waitForLog((line) => line.msg === 'listening')
+  try {
+    await waitForLog((line) => line.msg === 'listening')
+  } catch (error) {
+    // Start-up failures are what some tests expect: hand them the service's own log lines.
+    throw Object.assign(error as Error, { logs })
+  }
   return { url: `http://127.0.0.1:${port}`, port, dataDir, process: child, logs, workerPids, waitForLog, stop, exited }
 }

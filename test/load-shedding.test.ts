@@ -1,0 +1,66 @@
+import t from 'tap'
+import { startCluster } from './helpers/cluster.js'
+import { clientMsgId, connect, connectError, eventually, metric, request, signIn, type ChatClient } from './helpers/client.js'
+
+/**
+ * Degradation driven by the event loop's health, under real load: many readers pulling full
+ * history pages (serialized inline on the worker's event loop) keep it busy. Past the threshold
+ * the worker refuses new connections first, then typing, then sends (E_OVERLOADED with
+ * retryAfterMs) instead of queueing them; when the load stops it recovers by itself.
+ */
+
+const ENV = {
+  SHED_EVENT_LOOP_DELAY_MS: '40',
+  POOL_INLINE_MAX_PAGE_BYTES: '100000000', // pages serialized on the event loop: that is the load
+  MESSAGE_RATE_PER_S: '100000',
+  MESSAGE_BURST: '100000',
+  EVENT_RATE_PER_S: '100000',
+  EVENT_BURST: '100000',
+  SOCKET_MAX_QUEUED_EVENTS: '10000',
+  OVERLOAD_RETRY_AFTER_MS: '300'
+}
+
+t.test('shed connections, typing and sends under load, recover after', async (t) => {
+  const cluster = await startCluster(t, { workers: 1, env: ENV })
+  const { token } = await signIn(cluster.url, 'load')
+  const writer = await connect(t, cluster.url, token)
+  await request(writer, 'room:join', { room: 'busy' })
+  for (let i = 0; i < 100; i++) await request(writer, 'message:send', { room: 'busy', text: `${i} ${'y'.repeat(1990)}`, clientMsgId: clientMsgId() })
+  const readers: ChatClient[] = []
+  for (let i = 0; i < 20; i++) {
+    const socket = await connect(t, cluster.url, token)
+    await request(socket, 'room:join', { room: 'busy' })
+    readers.push(socket)
+  }
+
+  let pulling = true
+  const loops = readers.map(async (socket) => {
+    for (let round = 0; pulling && round < 500; round++) {
+      await Promise.all(Array.from({ length: 20 }, async () => await request(socket, 'history', { room: 'busy', limit: 100 }, 60_000).catch(() => undefined)))
+    }
+  })
+  const shedding = (level: number) => (line: { msg?: string, level?: unknown }) => line.msg === 'load shedding level changed' && Number(line.level) >= level
+  await cluster.waitForLog(shedding(1), 60_000)
+  const refused = await connectError(t, cluster.url, token)
+  t.equal(refused.data?.code, 'E_OVERLOADED', 'a new connection is refused while shedding')
+  t.ok((refused.data?.retryAfterMs ?? 0) > 0, 'with a retry delay')
+
+  await cluster.waitForLog(shedding(3), 60_000)
+  const sends = await Promise.all(Array.from({ length: 20 }, async () => await request(writer, 'message:send', { room: 'busy', text: 'during overload', clientMsgId: clientMsgId() }, 60_000)))
+  const typing = await request(writer, 'typing', { room: 'busy', typing: true }, 60_000)
+  pulling = false
+  await Promise.all(loops)
+
+  t.ok(sends.every((ack) => ack.ok || ack.error.code === 'E_OVERLOADED'), 'sends are acked ok or E_OVERLOADED, never left unanswered')
+  t.ok(sends.some((ack) => !ack.ok && ack.error.retryAfterMs !== undefined), 'some sends were refused E_OVERLOADED with a retry delay')
+  t.ok(typing.ok || typing.error.code === 'E_OVERLOADED', 'typing answered')
+  t.ok(await metric(cluster.url, 'chat_shed_total', { what: 'connection' }) > 0, 'connection sheds counted')
+  t.ok(await metric(cluster.url, 'chat_shed_total', { what: 'send' }) > 0, 'send sheds counted')
+
+  const level = (): number => Number(cluster.logs.filter((line) => line.msg === 'load shedding level changed').at(-1)?.level ?? 0)
+  await eventually(() => level() === 0, 30_000)
+  const back = await connect(t, cluster.url, token)
+  await request(back, 'room:join', { room: 'busy' })
+  t.match(await request(back, 'message:send', { room: 'busy', text: 'calm again', clientMsgId: clientMsgId() }), { ok: true }, 'service recovers by itself')
+  t.same(await request(back, 'typing', { room: 'busy', typing: true }), { ok: true }, 'typing is back')
+})
