@@ -52,8 +52,8 @@ const schema = z.object({
   OVERLOAD_RETRY_AFTER_MS: int(100, 600_000).default(2000),
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(200),
 
-  MESSAGE_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(5),
-  MESSAGE_BURST: int(1, 1_000_000).default(20),
+  MESSAGE_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(2),
+  MESSAGE_BURST: int(1, 1_000_000).default(10),
   TYPING_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(2),
   EVENT_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(30),
   EVENT_BURST: int(1, 1_000_000).default(100),

@@ -5,6 +5,7 @@ import { Server } from 'socket.io'
 import type { Config } from '../config.js'
 import { ChatError, errorBody } from '../errors.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
+import { openFilesLimit } from '../ops/open-files.js'
 import type { ChatPool } from '../pool/chat-pool.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
@@ -57,6 +58,8 @@ export interface Realtime {
 }
 
 const RECONCILE_INTERVAL_MS = 2000
+
+const OPEN_FILES_RESERVE = 256
 
 function overloaded (message: string, retryAfterMs: number): Error {
   return Object.assign(new Error(message), { data: { code: 'E_OVERLOADED', retryAfterMs } })
@@ -168,10 +171,16 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     if (snapshot.length > 0) io.serverSideEmit('presence:update', snapshot)
   })
 
+  // This worker's share of MAX_CONNECTIONS (the primary spreads sessions evenly), never more than
+  // its open-files limit leaves room for (a descriptor per connection, some for the store and IPC).
+  const filesLimit = openFilesLimit()
   const perWorkerLimit = Math.min(
     config.MAX_CONNECTIONS_PER_WORKER > 0 ? config.MAX_CONNECTIONS_PER_WORKER : Number.POSITIVE_INFINITY,
-    Math.ceil(config.MAX_CONNECTIONS / config.WORKERS)
+    Math.ceil(config.MAX_CONNECTIONS / config.WORKERS),
+    filesLimit === undefined ? Number.POSITIVE_INFINITY : filesLimit - OPEN_FILES_RESERVE
   )
+
+  logger.debug({ maxConnections: perWorkerLimit, openFilesLimit: filesLimit }, 'admission limit of this worker')
 
   io.engine.on('connection', (raw: EngineSocketInternals & { request: unknown }) => {
     // The handshake request is not needed after the handshake (about 4 KB per connection).
