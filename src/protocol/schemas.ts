@@ -1,4 +1,12 @@
 import { z } from 'zod'
+import {
+  CLIENT_MSG_ID_PATTERN,
+  HISTORY_MAX_LIMIT,
+  ROOM_PATTERN,
+  TEXT_MAX_CODE_POINTS,
+  TEXT_MAX_RAW_UNITS,
+  USERNAME_PATTERN
+} from './limits.js'
 
 /**
  * The wire contract of PROTOCOL.md as zod schemas: the single source of the payload shapes.
@@ -6,23 +14,7 @@ import { z } from 'zod'
  * load tools. Structural checks only; Unicode-level text rules live in src/text/.
  */
 
-export const ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/
-export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/
-export const CLIENT_MSG_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
-
-/** Text limits, in Unicode code points after NFC normalization and trim. */
-export const TEXT_MIN_CODE_POINTS = 1
-export const TEXT_MAX_CODE_POINTS = 2000
-/**
- * Raw UTF-16 length accepted before normalization: NFC can compose long decomposed input down to
- * 2000 code points, so the structural cap is generous, and the frame cap bounds it anyway.
- */
-export const TEXT_MAX_RAW_UNITS = 16_000
-
-export const HISTORY_DEFAULT_LIMIT = 50
-export const HISTORY_MAX_LIMIT = 100
-export const JOIN_RECENT_LIMIT = 50
-export const JOIN_SINCE_LIMIT = 100
+export * from './limits.js'
 
 const safeIntMin0 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 

@@ -1,4 +1,4 @@
-import { TEXT_MAX_CODE_POINTS, TEXT_MIN_CODE_POINTS } from '../protocol/schemas.js'
+import { TEXT_MAX_CODE_POINTS, TEXT_MIN_CODE_POINTS } from '../protocol/limits.js'
 
 /**
  * Unicode-level rules for message text (PROTOCOL.md): NFC normalization, JavaScript trim, 1–2000
