@@ -28,7 +28,14 @@ export async function runWorker (config: Config): Promise<void> {
 
   const metrics = createWorkerMetrics(workerId)
   const file = databasePath(config.DATA_DIR_ABSOLUTE)
-  const reader = new MessageReader(file)
+  let longestReadMs = 0
+  const reader = new MessageReader(file, (ms) => {
+    metrics.storeRead.observe(ms / 1000)
+    if (ms > longestReadMs) {
+      longestReadMs = ms
+      metrics.storeReadMax.set(metrics.workerLabel, ms / 1000)
+    }
+  })
   const writer = new StoreWriter({
     file,
     sync: config.STORE_SYNC,

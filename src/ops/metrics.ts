@@ -77,6 +77,13 @@ export function createWorkerMetrics (workerId: string) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers
     }),
+    storeRead: new Histogram({
+      name: 'chat_store_read_seconds',
+      help: 'Page reads on the event loop (joins, history, gap fills, REST pages): the only store work that holds it',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+      registers
+    }),
+    storeReadMax: new Gauge({ name: 'chat_store_read_max_seconds', help: 'Longest single page read on the event loop since start, per worker', labelNames: ['worker'], aggregator: 'max', registers }),
     storeBatch: new Histogram({ name: 'chat_store_batch_size', help: 'Operations per store transaction', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers }),
     storeFailures: new Counter({ name: 'chat_store_commit_failures_total', help: 'Store transactions that failed (their sends were answered E_INTERNAL)', registers }),
     rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Events refused E_RATE_LIMITED, by kind', labelNames: ['kind'], registers }),

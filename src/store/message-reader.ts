@@ -23,13 +23,16 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER
 
 export class MessageReader {
   readonly #db: Database.Database
+  readonly #onRead: ((durationMs: number) => void) | undefined
   readonly #roomByName: Database.Statement<[string], { id: number, last_seq: number }>
   readonly #lastSeq: Database.Statement<[number], { last_seq: number }>
   readonly #lastSeqs: Database.Statement<[string], { id: number, last_seq: number }>
   readonly #descending: Database.Statement<[number, number, number], MessageRow>
   readonly #ascending: Database.Statement<[number, number, number, number], MessageRow>
 
-  constructor (file: string) {
+  /** `onRead` hears how long each query held the event loop (the store's only synchronous work there). */
+  constructor (file: string, onRead?: (durationMs: number) => void) {
+    this.#onRead = onRead
     this.#db = openDatabase(file, { readonly: true })
     this.#roomByName = this.#db.prepare('SELECT id, last_seq FROM rooms WHERE name = ?')
     this.#lastSeq = this.#db.prepare('SELECT last_seq FROM rooms WHERE id = ?')
@@ -57,7 +60,7 @@ export class MessageReader {
 
   /** The newest `limit` messages with seq < `before`, oldest first; hasMore when older ones exist. */
   before (room: RoomRef, before: number | undefined, limit: number): Page {
-    const rows = this.#descending.all(room.id, before ?? MAX_SEQ, limit + 1)
+    const rows = this.#timed(() => this.#descending.all(room.id, before ?? MAX_SEQ, limit + 1))
     const hasMore = rows.length > limit
     if (hasMore) rows.length = limit
     rows.reverse()
@@ -66,10 +69,20 @@ export class MessageReader {
 
   /** The oldest `limit` messages with after < seq < before, oldest first; hasMore when more remain in range. */
   after (room: RoomRef, after: number, before: number | undefined, limit: number): Page {
-    const rows = this.#ascending.all(room.id, after, before ?? MAX_SEQ, limit + 1)
+    const rows = this.#timed(() => this.#ascending.all(room.id, after, before ?? MAX_SEQ, limit + 1))
     const hasMore = rows.length > limit
     if (hasMore) rows.length = limit
     return { messages: rows.map((row) => toMessage(room.name, row)), hasMore }
+  }
+
+  #timed<T> (query: () => T): T {
+    if (this.#onRead === undefined) return query()
+    const started = performance.now()
+    try {
+      return query()
+    } finally {
+      this.#onRead(performance.now() - started)
+    }
   }
 
   close (): void {

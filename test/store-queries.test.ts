@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import t from 'tap'
+import { prepareDatabase } from '../src/store/database.js'
+import { MESSAGE_COLUMNS } from '../src/store/rows.js'
+
+/**
+ * Every read the service makes walks an index: join pages, history, REST pages, gap fills and
+ * the idempotency check never scan a table (SQLite's own query plans say so).
+ */
+
+t.test('query plans use the primary key and the idempotency index', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-plans-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { file } = prepareDatabase(dir)
+  const db = new Database(file, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (sql: string, ...params: unknown[]): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((row) => row.detail).join(' | ')
+
+  const queries: Array<[string, string, unknown[]]> = [
+    ['page backwards (history, join without since, REST)', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, [1, 100, 50]],
+    ['page forwards (join with since, gap fill, REST after)', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`, [1, 10, 100, 50]],
+    ['idempotency check', 'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?', [1, 'u', 'c']],
+    ['room by name', 'SELECT id, last_seq FROM rooms WHERE name = ?', ['lobby']],
+    ['user by name', 'SELECT id, username FROM users WHERE username = ?', ['alice']]
+  ]
+  for (const [label, sql, params] of queries) {
+    const detail = plan(sql, ...params)
+    t.notMatch(detail, /^SCAN|\| SCAN/, `${label}: no table scan (${detail})`)
+    t.match(detail, /SEARCH .* USING (PRIMARY KEY|INDEX|COVERING INDEX)/, `${label}: an index search`)
+    t.notMatch(detail, /TEMP B-TREE/, `${label}: no sort step`)
+  }
+})
