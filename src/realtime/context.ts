@@ -32,6 +32,8 @@ export interface RealtimeContext {
   /** Sends newly committed messages to the other workers. */
   publishMessages: (batch: Array<[roomId: number, message: Message]>) => void
   inFlight: InFlight
+  /** A delay spread ±50 % so refused clients do not come back in step. */
+  jitter: (baseMs: number) => number
   /** Jittered retry delay for E_OVERLOADED answers. */
   overloadRetryAfterMs: () => number
   /** True once the worker drains: new sends are refused, the sockets are about to close. */

@@ -3,9 +3,7 @@ import { createAdapter } from '@socket.io/cluster-adapter'
 import type { Logger } from 'pino'
 import { Server } from 'socket.io'
 import type { Config } from '../config.js'
-import { ChatError, errorBody } from '../errors.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
-import { openFilesLimit } from '../ops/open-files.js'
 import type { ChatPool } from '../pool/chat-pool.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
@@ -13,6 +11,7 @@ import type { MessageReader } from '../store/message-reader.js'
 import type { StoreWriter } from '../store/store-writer.js'
 import type { Tokens } from '../tokens.js'
 import type { RealtimeContext } from './context.js'
+import { installAdmission, workerConnectionLimit } from './admission.js'
 import { answerUnknown, enqueue, InFlight, type Handler } from './dispatch.js'
 import { readHistory, sendMessage } from './handlers/messages.js'
 import { joinRoom, leaveAll, leaveRoom } from './handlers/rooms.js'
@@ -59,11 +58,6 @@ export interface Realtime {
 
 const RECONCILE_INTERVAL_MS = 2000
 
-const OPEN_FILES_RESERVE = 256
-
-function overloaded (message: string, retryAfterMs: number): Error {
-  return Object.assign(new Error(message), { data: { code: 'E_OVERLOADED', retryAfterMs } })
-}
 
 export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Realtime {
   const { config, logger, metrics } = deps
@@ -148,6 +142,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     shedder,
     inFlight: new InFlight(),
     publishMessages,
+    jitter,
     overloadRetryAfterMs,
     get draining () { return draining }
   }
@@ -171,16 +166,8 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     if (snapshot.length > 0) io.serverSideEmit('presence:update', snapshot)
   })
 
-  // This worker's share of MAX_CONNECTIONS (the primary spreads sessions evenly), never more than
-  // its open-files limit leaves room for (a descriptor per connection, some for the store and IPC).
-  const filesLimit = openFilesLimit()
-  const perWorkerLimit = Math.min(
-    config.MAX_CONNECTIONS_PER_WORKER > 0 ? config.MAX_CONNECTIONS_PER_WORKER : Number.POSITIVE_INFINITY,
-    Math.ceil(config.MAX_CONNECTIONS / config.WORKERS),
-    filesLimit === undefined ? Number.POSITIVE_INFINITY : filesLimit - OPEN_FILES_RESERVE
-  )
-
-  logger.debug({ maxConnections: perWorkerLimit, openFilesLimit: filesLimit }, 'admission limit of this worker')
+  const maxConnections = workerConnectionLimit(config)
+  logger.debug({ maxConnections }, 'admission limit of this worker')
 
   io.engine.on('connection', (raw: EngineSocketInternals & { request: unknown }) => {
     // The handshake request is not needed after the handshake (about 4 KB per connection).
@@ -195,35 +182,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     })
   })
 
-  io.use((socket, next) => {
-    const refuse = (reason: string, message: string, retryAfterMs: number): void => {
-      metrics.connectionsRejected.inc({ reason })
-      next(overloaded(message, retryAfterMs))
-      // Free the engine connection at once instead of waiting for the connect timeout.
-      setImmediate(() => { if (!socket.connected) socket.conn.close() })
-    }
-    if (draining) return refuse('draining', 'server restarting', overloadRetryAfterMs())
-    if (io.engine.clientsCount > perWorkerLimit) return refuse('max_connections', 'server full', overloadRetryAfterMs())
-    if (shedder.refuseConnections) {
-      metrics.shed.inc({ what: 'connection' })
-      return refuse('shedding', 'server busy', overloadRetryAfterMs())
-    }
-    limits.connection(socket.handshake.address).then((retryAfterMs) => {
-      if (retryAfterMs !== undefined) return refuse('ip_rate', 'too many connections from this address', jitter(retryAfterMs))
-      try {
-        const identity = deps.tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
-        socket.data = { userId: identity.userId, username: identity.username, expiresAtMs: identity.expiresAtMs, rooms: new Map(), typing: new Set() }
-        next()
-      } catch (error) {
-        metrics.connectionsRejected.inc({ reason: 'unauthorized' })
-        const message = error instanceof ChatError ? error.message : 'invalid token'
-        next(Object.assign(new Error(message), { data: { code: 'E_UNAUTHORIZED' } }))
-      }
-    }, (error: unknown) => {
-      logger.error({ err: error }, 'admission check failed')
-      next(Object.assign(new Error('internal error'), { data: errorBody('E_INTERNAL', 'internal error') }))
-    })
-  })
+  installAdmission(io, context, maxConnections)
 
   io.on('connection', (socket: ChatSocket) => {
     metrics.connections.inc(metrics.workerLabel)

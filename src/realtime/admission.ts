@@ -1,0 +1,63 @@
+import { ChatError, errorBody } from '../errors.js'
+import { openFilesLimit } from '../ops/open-files.js'
+import type { RealtimeContext } from './context.js'
+import type { ChatServer } from './types.js'
+
+/**
+ * The handshake gate of one worker, in the order the checks cost: draining, this worker's
+ * connection cap, load shedding, the per-address connection rate (counted in the primary for
+ * every worker), then the token. A refusal for load is `connect_error` `E_OVERLOADED` with a
+ * jittered `retryAfterMs`, and the engine connection is closed at once (no half-open socket
+ * waiting for the connect timeout); a bad token is `E_UNAUTHORIZED`.
+ */
+
+const OPEN_FILES_RESERVE = 256
+
+/** This worker's share of MAX_CONNECTIONS, never more than its open-files limit leaves room for. */
+export function workerConnectionLimit (config: RealtimeContext['config']): number {
+  const filesLimit = openFilesLimit()
+  return Math.min(
+    config.MAX_CONNECTIONS_PER_WORKER > 0 ? config.MAX_CONNECTIONS_PER_WORKER : Number.POSITIVE_INFINITY,
+    // The primary spreads sessions evenly, so each worker takes its share.
+    Math.ceil(config.MAX_CONNECTIONS / config.WORKERS),
+    // A descriptor per connection, a few for the store, the pool and IPC.
+    filesLimit === undefined ? Number.POSITIVE_INFINITY : filesLimit - OPEN_FILES_RESERVE
+  )
+}
+
+/** A middleware error; its `data` is the `connect_error` data of PROTOCOL.md: `{ code, retryAfterMs? }`. */
+function refusal (code: 'E_OVERLOADED' | 'E_UNAUTHORIZED' | 'E_INTERNAL', message: string, retryAfterMs?: number): Error {
+  const { message: _message, ...data } = errorBody(code, message, retryAfterMs)
+  return Object.assign(new Error(message), { data })
+}
+
+export function installAdmission (io: ChatServer, context: RealtimeContext, maxConnections: number): void {
+  const { metrics, limits, shedder, tokens, logger } = context
+  io.use((socket, next) => {
+    const refuse = (reason: string, message: string, retryAfterMs: number): void => {
+      metrics.connectionsRejected.inc({ reason })
+      next(refusal('E_OVERLOADED', message, retryAfterMs))
+      setImmediate(() => { if (!socket.connected) socket.conn.close() })
+    }
+    if (context.draining) return refuse('draining', 'server restarting', context.overloadRetryAfterMs())
+    if (io.engine.clientsCount > maxConnections) return refuse('max_connections', 'server full', context.overloadRetryAfterMs())
+    if (shedder.refuseConnections) {
+      metrics.shed.inc({ what: 'connection' })
+      return refuse('shedding', 'server busy', context.overloadRetryAfterMs())
+    }
+    limits.connection(socket.handshake.address).then((retryAfterMs) => {
+      if (retryAfterMs !== undefined) return refuse('ip_rate', 'too many connections from this address', context.jitter(retryAfterMs))
+      try {
+        const identity = tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
+        socket.data = { userId: identity.userId, username: identity.username, expiresAtMs: identity.expiresAtMs, rooms: new Map(), typing: new Set() }
+        next()
+      } catch (error) {
+        metrics.connectionsRejected.inc({ reason: 'unauthorized' })
+        next(refusal('E_UNAUTHORIZED', error instanceof ChatError ? error.message : 'invalid token'))
+      }
+    }, (error: unknown) => {
+      logger.error({ err: error }, 'admission check failed')
+      next(refusal('E_INTERNAL', 'internal error'))
+    })
+  })
+}
