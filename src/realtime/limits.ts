@@ -3,8 +3,11 @@ import { ChatError } from '../errors.js'
 
 /**
  * Rate limits of the real-time API, all from rate-limiter-flexible:
- * - messages per user, shared by every worker (RateLimiterCluster keeps the counters in the
- *   primary, so a user with tabs on two workers has one budget), a steady rate plus a burst;
+ * - messages per user, a steady rate plus a burst, one budget however many tabs: while all of a
+ *   user's sockets are on this worker the counters live here (no IPC per message); once the
+ *   user has sockets on another worker too, RateLimiterCluster keeps them in the primary for
+ *   every worker. (Switching between the two starts the other counter afresh, so a user who
+ *   opens a tab on a second worker may get one extra burst.)
  * - typing per user and room, per worker (cheap, and typing is only a hint);
  * - any event per socket, per worker, so nobody floods history or joins;
  * - new connections per client address, shared by every worker.
@@ -48,8 +51,8 @@ async function check (consumer: Consumer, key: string): Promise<number | undefin
 }
 
 export interface Limits {
-  /** Throws E_RATE_LIMITED when the user is over the message rate. */
-  message: (userId: string) => Promise<void>
+  /** Throws E_RATE_LIMITED when the user is over the message rate; `localOnly` when all its sockets are here. */
+  message: (userId: string, localOnly: boolean) => Promise<void>
   /** Resolves false when a typing event should be dropped (still acked, with E_RATE_LIMITED). */
   typing: (userId: string, room: string) => Promise<number | undefined>
   /** Resolves the retry delay when the socket sends events too fast. */
@@ -61,10 +64,12 @@ export interface Limits {
 export function createLimits (options: LimitsOptions): Limits {
   const steady = window(options.messageRatePerS)
   const burstDuration = Math.max(1, Math.ceil(options.messageBurst / options.messageRatePerS))
-  const messages = new BurstyRateLimiter(
-    limiter(options.clustered, 'chat-msg', steady.points, steady.duration) as RateLimiterMemory,
-    limiter(options.clustered, 'chat-msg-burst', options.messageBurst, burstDuration) as RateLimiterMemory
+  const messageLimiter = (clustered: boolean): BurstyRateLimiter => new BurstyRateLimiter(
+    limiter(clustered, 'chat-msg', steady.points, steady.duration) as RateLimiterMemory,
+    limiter(clustered, 'chat-msg-burst', options.messageBurst, burstDuration) as RateLimiterMemory
   )
+  const localMessages = messageLimiter(false)
+  const sharedMessages = options.clustered ? messageLimiter(true) : localMessages
   const typingWindow = window(options.typingRatePerS)
   const typing = new RateLimiterMemory({ keyPrefix: 'chat-typing', ...typingWindow })
   const eventWindow = window(options.eventRatePerS)
@@ -81,8 +86,8 @@ export function createLimits (options: LimitsOptions): Limits {
     )
 
   return {
-    async message (userId) {
-      const retryAfterMs = await check(messages, userId)
+    async message (userId, localOnly) {
+      const retryAfterMs = await check(localOnly ? localMessages : sharedMessages, userId)
       if (retryAfterMs !== undefined) throw new ChatError('E_RATE_LIMITED', 'too many messages, slow down', { retryAfterMs })
     },
     typing: async (userId, room) => await check(typing, `${userId}:${room}`),

@@ -36,6 +36,8 @@ interface Entry {
 
 export class Presence {
   readonly #rooms = new Map<string, Map<string, Entry>>()
+  /** Per user, sockets in rooms per worker (summed over rooms): where the user is. */
+  readonly #userWorkers = new Map<string, Map<string, number>>()
   readonly #options: PresenceOptions
   #outbox: PresenceUpdate[] = []
   #outboxScheduled = false
@@ -84,6 +86,15 @@ export class Presence {
     return updates
   }
 
+  /**
+   * True when every socket of the user that is in a room is on this worker (sending needs a
+   * room, so this is where the user can send from): its message budget can be kept locally.
+   */
+  onlyHere (userId: string): boolean {
+    const workers = this.#userWorkers.get(userId)
+    return workers === undefined || (workers.size === 1 && workers.has(this.#options.workerId))
+  }
+
   /** Users online in a room (including those within their offline grace period). */
   members (room: string): Member[] {
     const users = this.#rooms.get(room)
@@ -93,12 +104,26 @@ export class Presence {
     return members
   }
 
+  #countUser (userId: string, workerId: string, delta: number): void {
+    if (delta === 0) return
+    let workers = this.#userWorkers.get(userId)
+    if (workers === undefined) {
+      workers = new Map()
+      this.#userWorkers.set(userId, workers)
+    }
+    const count = (workers.get(workerId) ?? 0) + delta
+    if (count > 0) workers.set(workerId, count)
+    else workers.delete(workerId)
+    if (workers.size === 0) this.#userWorkers.delete(userId)
+  }
+
   /** Cancels timers; the process is going away. */
   close (): void {
     for (const users of this.#rooms.values()) {
       for (const entry of users.values()) clearTimeout(entry.offlineTimer)
     }
     this.#rooms.clear()
+    this.#userWorkers.clear()
   }
 
   #changeLocal (room: string, userId: string, username: string, delta: number): void {
@@ -130,6 +155,7 @@ export class Presence {
       }
       users.set(userId, entry)
     }
+    this.#countUser(userId, workerId, count - (entry.counts.get(workerId) ?? 0))
     if (count > 0) entry.counts.set(workerId, count)
     else entry.counts.delete(workerId)
 

@@ -22,7 +22,7 @@ export function sendMessage (context: RealtimeContext) {
       context.metrics.shed.inc({ what: 'send' })
       throw new ChatError('E_OVERLOADED', 'server busy, retry later', { retryAfterMs: context.overloadRetryAfterMs() })
     }
-    await context.limits.message(socket.data.userId)
+    await context.limits.message(socket.data.userId, context.presence.onlyHere(socket.data.userId))
 
     const checked = await context.pool.checkText(text)
     if (!checked.ok) throw new ChatError(checked.code, checked.message)
