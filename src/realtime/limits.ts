@@ -53,7 +53,7 @@ async function check (consumer: Consumer, key: string): Promise<number | undefin
 export interface Limits {
   /** Throws E_RATE_LIMITED when the user is over the message rate; `localOnly` when all its sockets are here. */
   message: (userId: string, localOnly: boolean) => Promise<void>
-  /** Resolves false when a typing event should be dropped (still acked, with E_RATE_LIMITED). */
+  /** Resolves the retry delay when the user types in the room too often (acked E_RATE_LIMITED). */
   typing: (userId: string, room: string) => Promise<number | undefined>
   /** Resolves the retry delay when the socket sends events too fast. */
   event: (socketId: string) => Promise<number | undefined>
