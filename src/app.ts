@@ -8,7 +8,7 @@ import { messageRoutes } from './http/messages.js'
 import { sessionRoutes } from './http/sessions.js'
 import { webRoutes } from './http/web.js'
 import type { MessageReader } from './store/message-reader.js'
-import type { StoreWriter } from './store/store-writer.js'
+import type { StoreClient } from './store/store-client.js'
 import type { Tokens } from './tokens.js'
 
 /**
@@ -21,7 +21,7 @@ export interface AppDeps {
   logger: Logger
   tokens: Tokens
   reader: MessageReader
-  writer: StoreWriter
+  writer: StoreClient
   clustered?: boolean
 }
 

@@ -1,29 +1,34 @@
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import type { AddressInfo } from 'node:net'
 import { setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter'
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible'
+import type { Logger } from 'pino'
 import { createBalancer } from './cluster/balancer.js'
+import type { PrimaryToWorker, WorkerToPrimary } from './cluster/messages.js'
 import { Supervisor } from './cluster/supervisor.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { ClusterMetrics } from './ops/cluster-metrics.js'
-import { createPrimaryMetrics } from './ops/metrics.js'
+import { createPrimaryMetrics, type PrimaryMetrics } from './ops/metrics.js'
 import { createOpsServer, opsPaths } from './ops/ops-server.js'
 import { prepareDatabase } from './store/database.js'
+import { StoreService } from './store/store-service.js'
 
 /**
- * The primary process: prepares the store (migrations) before anything forks, forks one
- * Socket.IO worker per core, relays the cluster adapter and rate-limit counters, balances
- * connections with sticky sessions, answers health and metrics, and coordinates shutdown
- * (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
+ * The primary process: prepares the store (migrations) before anything forks and is its one
+ * writer, forks one Socket.IO worker per core, relays the cluster adapter and rate-limit
+ * counters, balances connections with sticky sessions, answers health and metrics, and
+ * coordinates shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
  */
 
 const WORKER_START_TIMEOUT_MS = 30_000
 
 export async function runPrimary (config: Config): Promise<void> {
   const logger = createLogger(config, { role: 'primary' })
+  let databaseFile: string
   try {
     const { file, applied } = prepareDatabase(config.DATA_DIR_ABSOLUTE)
+    databaseFile = file
     logger.info({ file, migrationsApplied: applied }, 'store ready')
   } catch (error) {
     logger.fatal({ err: error, dataDir: config.DATA_DIR_ABSOLUTE }, 'cannot open the store; refusing to start')
@@ -40,6 +45,7 @@ export async function runPrimary (config: Config): Promise<void> {
 
   const metrics = createPrimaryMetrics()
   metrics.workersWanted.set(config.WORKERS)
+  const store = createStore(config, databaseFile, metrics, logger)
   const supervisor = new Supervisor({
     workers: config.WORKERS,
     respawnBackoffMaxMs: config.RESPAWN_BACKOFF_MAX_MS,
@@ -64,6 +70,8 @@ export async function runPrimary (config: Config): Promise<void> {
       // Retry-After, so load balancers and clients see the drain instead of a refused connection.
       await supervisor.stop(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - 1000))
       balancer.close()
+      // Every worker is gone: commit what is left, checkpoint the WAL, close the store.
+      await store.close().catch((error: unknown) => logger.error({ err: error }, 'store did not close cleanly (its WAL keeps every commit)'))
       clearTimeout(hardStop)
       logger.info('stopped')
       process.exit(0)
@@ -89,6 +97,7 @@ export async function runPrimary (config: Config): Promise<void> {
   } catch (error) {
     logger.fatal({ err: error }, 'workers failed to start; refusing to start')
     await supervisor.stop(2000)
+    await store.close()
     process.exit(1)
   }
 
@@ -103,4 +112,36 @@ export async function runPrimary (config: Config): Promise<void> {
   const address = balancer.address() as AddressInfo
   logger.info({ host: address.address, port: address.port, workers: config.WORKERS }, 'listening')
   process.send?.('ready') // pm2 wait_ready
+}
+
+/**
+ * The cluster's one store writer, fed by the workers over IPC: `chat:write` requests in,
+ * `chat:written` answers to the asking worker, `chat:committed` (new messages in seq order) to
+ * every worker.
+ */
+function createStore (config: Config, file: string, metrics: PrimaryMetrics, logger: Logger): StoreService {
+  const send = (worker: Worker | undefined, message: PrimaryToWorker): void => {
+    if (worker?.isConnected() === true) worker.send(message, undefined, () => {})
+  }
+  const store = new StoreService({
+    file,
+    sync: config.STORE_SYNC,
+    maxBatch: config.STORE_MAX_BATCH,
+    reply: (requester, requestId, outcome) => send(cluster.workers?.[requester], { type: 'chat:written', requestId, ...outcome }),
+    broadcast: (messages) => {
+      for (const worker of Object.values(cluster.workers ?? {})) send(worker, { type: 'chat:committed', messages })
+    },
+    onCommit: (ops, durationMs, ok) => {
+      metrics.storeCommit.observe(durationMs / 1000)
+      metrics.storeBatch.observe(ops)
+      if (!ok) {
+        metrics.storeFailures.inc()
+        logger.error({ ops }, 'store transaction failed; its sends are answered E_INTERNAL')
+      }
+    }
+  })
+  cluster.on('message', (worker, message: WorkerToPrimary) => {
+    if (message?.type === 'chat:write') store.submit(worker.id, message.requestId, message.ops)
+  })
+  return store
 }

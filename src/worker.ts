@@ -9,13 +9,14 @@ import { ChatPool } from './pool/chat-pool.js'
 import { createRealtime } from './realtime/realtime.js'
 import { databasePath } from './store/database.js'
 import { MessageReader } from './store/message-reader.js'
-import { StoreWriter } from './store/store-writer.js'
+import { StoreClient } from './store/store-client.js'
 import { createTokens } from './tokens.js'
 
 /**
- * One Socket.IO worker process: its store connections (reads on the event loop, writes in a
- * store thread), its Piscina pool, the fastify app and the Socket.IO server, fed connections by
- * the primary. Drains on the primary's word (or its own SIGTERM/SIGINT) and exits 0.
+ * One Socket.IO worker process: its store read connection (on the event loop; writes go to the
+ * primary's store thread), its Piscina pool, the fastify app and the Socket.IO server, fed
+ * connections by the primary. Drains on the primary's word (or its own SIGTERM/SIGINT) and
+ * exits 0.
  */
 
 export async function runWorker (config: Config): Promise<void> {
@@ -36,14 +37,11 @@ export async function runWorker (config: Config): Promise<void> {
       metrics.storeReadMax.set(metrics.workerLabel, ms / 1000)
     }
   })
-  const writer = new StoreWriter({
-    file,
-    sync: config.STORE_SYNC,
-    maxBatch: config.STORE_MAX_BATCH,
-    onCommit: (size, ms, ok) => {
-      metrics.storeCommit.observe(ms / 1000)
-      metrics.storeBatch.observe(size)
-      if (!ok) metrics.storeFailures.inc()
+  const writer = new StoreClient({
+    send: (message) => {
+      if (process.connected !== true || process.send === undefined) return false
+      process.send(message)
+      return true
     }
   })
   const pool = new ChatPool({
@@ -56,7 +54,7 @@ export async function runWorker (config: Config): Promise<void> {
     retryAfterMs: config.OVERLOAD_RETRY_AFTER_MS,
     metrics
   })
-  const poolGauge = setInterval(() => metrics.poolQueue.set(metrics.workerLabel, pool.queueSize), 1000).unref()
+  metrics.measurePoolQueue(() => pool.queueSize)
   const tokens = createTokens(config.JWT_SECRET, config.TOKEN_TTL_S)
   const app = await buildApp({ config, logger, tokens, reader, writer })
   await app.ready()
@@ -74,7 +72,6 @@ export async function runWorker (config: Config): Promise<void> {
         await pool.close()
         await writer.close()
         reader.close()
-        clearInterval(poolGauge)
         logger.info('drained; exiting')
         process.exit(0)
       } catch (error) {
@@ -104,7 +101,9 @@ export async function runWorker (config: Config): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
-    if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
+    if (control.type === 'chat:written') writer.answered(control.requestId, control.results, control.error)
+    else if (control.type === 'chat:committed') realtime.onCommitted(control.messages)
+    else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)
   })

@@ -16,11 +16,16 @@ t.test('two clients on different workers chat both ways', async (t) => {
 
   const atA = collectMessages(a)
   const atB = collectMessages(b)
+  const aliceOnline: string[] = []
+  b.on('presence', (event) => { if (event.username === 'alice' && event.status === 'online') aliceOnline.push(event.room) })
   const joinA = await request<RoomJoinOk>(a, 'room:join', { room: 'lobby' })
   const joinB = await request<RoomJoinOk>(b, 'room:join', { room: 'lobby' })
   t.match(joinA, { ok: true, room: 'lobby', seq: 0, missed: [], hasMore: false })
   t.match(joinB, { ok: true, room: 'lobby', seq: 0, hasMore: false })
-  t.ok(joinB.ok && joinB.members.some((member) => member.username === 'alice'), 'bob sees alice among the members')
+  // Presence crosses workers asynchronously: alice is in bob's member list, or her "online"
+  // reaches bob right after his join.
+  await eventually(() => (joinB.ok && joinB.members.some((member) => member.username === 'alice')) || aliceOnline.includes('lobby'))
+  t.pass('bob learns that alice is in the room')
 
   const sentA = await request<MessageSendOk>(a, 'message:send', { room: 'lobby', text: 'hi bob', clientMsgId: clientMsgId() })
   const sentB = await request<MessageSendOk>(b, 'message:send', { room: 'lobby', text: 'hi alice', clientMsgId: clientMsgId() })

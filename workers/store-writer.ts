@@ -4,16 +4,17 @@ import { openDatabase } from '../src/store/database.js'
 import type { AppendOp, WriteOp, WriteResult, WriterThreadData } from '../src/store/write-ops.js'
 
 /**
- * The store thread of one worker process: the only place that process writes. Each task is a
- * batch of operations committed in one IMMEDIATE transaction (one fsync for the batch), so
- * `seq` is assigned under SQLite's write lock: per room, from 1, without gaps, across every
- * worker process sharing the file.
+ * The store thread (in the primary, see src/store/store-service.ts): the only place the service
+ * writes. Each task is a batch of every worker's operations committed in one IMMEDIATE
+ * transaction (one fsync for the batch), so `seq` is assigned under SQLite's write lock: per
+ * room, from 1, without gaps.
  */
 
 const { file, sync } = workerData as WriterThreadData
 // No busy timeout: SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries (up to
-// 330 ms in all), which starves one writer while another keeps the lock. This thread retries
-// itself with waits of tens of microseconds instead (see commit()).
+// 330 ms in all). Normally nothing else writes; if another process ever holds the lock (an
+// operator's sqlite3 shell, a second service on the same file), this thread retries itself with
+// waits of tens of microseconds instead (see commit()).
 const db = openDatabase(file, { sync, busyTimeoutMs: 0 })
 const LOCK_DEADLINE_MS = 10_000
 const pause = new Int32Array(new SharedArrayBuffer(4))
@@ -85,13 +86,16 @@ export default function commit (ops: WriteOp[]): WriteResult[] {
   }
 }
 
-/** Checkpoints the WAL and closes the connection; the last task a store thread runs. */
+/**
+ * Checkpoints the WAL and closes the connection; the last task a store thread runs. A checkpoint
+ * that fails (a full disk) loses nothing: the WAL keeps every commit and is replayed on the next
+ * open.
+ */
 export function close (): boolean {
   if (!db.open) return false
   try {
     db.pragma('wal_checkpoint(PASSIVE)')
-  } finally {
-    db.close()
-  }
+  } catch {}
+  db.close()
   return true
 }

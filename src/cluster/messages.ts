@@ -3,6 +3,8 @@
  * adapter's and prom-client's, which those libraries define).
  */
 
+import type { CommittedMessage, WriteOp, WriteResult } from '../store/write-ops.js'
+
 export interface MemoryReport {
   worker: string
   gcForced: boolean
@@ -16,11 +18,16 @@ export interface MemoryReport {
 export type WorkerToPrimary =
   | { type: 'chat:ready' }
   | { type: 'chat:memory-report', requestId: number, report: MemoryReport }
+  | { type: 'chat:write', requestId: number, ops: WriteOp[] }
 
 export type PrimaryToWorker =
   | { type: 'chat:worker-exit', workerId: string }
   | { type: 'chat:drain', deadlineMs: number }
   | { type: 'chat:memory', requestId: number, gc: boolean }
+  /** The outcome of one `chat:write`: a result per op, or why the whole transaction failed. */
+  | { type: 'chat:written', requestId: number, results?: WriteResult[], error?: string }
+  /** New messages of one transaction, in commit (seq) order, sent to every worker. */
+  | { type: 'chat:committed', messages: CommittedMessage[] }
 
 export function isControlMessage (value: unknown): value is { type: string } {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' &&

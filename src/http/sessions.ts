@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ChatError } from '../errors.js'
 import { describeIssue, sessionRequestBody } from '../protocol/schemas.js'
-import type { StoreWriter } from '../store/store-writer.js'
+import type { StoreClient } from '../store/store-client.js'
 import type { Tokens } from '../tokens.js'
 
 /**
@@ -12,7 +12,7 @@ import type { Tokens } from '../tokens.js'
 
 export interface SessionRouteOptions {
   tokens: Tokens
-  writer: StoreWriter
+  writer: StoreClient
   perMinute: number
 }
 

@@ -20,6 +20,7 @@ export function createWorkerMetrics (workerId: string) {
   const workerLabel = { worker: workerId }
 
   const eventLoop = new EventLoopDelay()
+  let poolQueueSize = (): number => 0
 
   const connections = new Gauge({ name: 'chat_connections', help: 'Open Socket.IO connections per worker', labelNames: ['worker'], registers })
   const eventLoopDelay = new Gauge({
@@ -70,13 +71,15 @@ export function createWorkerMetrics (workerId: string) {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers
     }),
-    poolQueue: new Gauge({ name: 'chat_pool_queue_size', help: 'Tasks waiting for a pool thread per worker', labelNames: ['worker'], registers }),
-    storeCommit: new Histogram({
-      name: 'chat_store_commit_seconds',
-      help: 'Store transaction latency (group commit) as seen by the worker',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-      registers
+    poolQueue: new Gauge({
+      name: 'chat_pool_queue_size',
+      help: 'Tasks waiting for a pool thread per worker',
+      labelNames: ['worker'],
+      registers,
+      collect () { this.set(workerLabel, poolQueueSize()) }
     }),
+    /** Where chat_pool_queue_size reads from (the pool is built after the metrics). */
+    measurePoolQueue (source: () => number): void { poolQueueSize = source },
     storeRead: new Histogram({
       name: 'chat_store_read_seconds',
       help: 'Page reads on the event loop (joins, history, gap fills, REST pages): the only store work that holds it',
@@ -84,8 +87,6 @@ export function createWorkerMetrics (workerId: string) {
       registers
     }),
     storeReadMax: new Gauge({ name: 'chat_store_read_max_seconds', help: 'Longest single page read on the event loop since start, per worker', labelNames: ['worker'], aggregator: 'max', registers }),
-    storeBatch: new Histogram({ name: 'chat_store_batch_size', help: 'Operations per store transaction', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers }),
-    storeFailures: new Counter({ name: 'chat_store_commit_failures_total', help: 'Store transactions that failed (their sends were answered E_INTERNAL)', registers }),
     rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Events refused E_RATE_LIMITED, by kind', labelNames: ['kind'], registers }),
     shed: new Counter({ name: 'chat_shed_total', help: 'Work shed under event-loop pressure, by what', labelNames: ['what'], registers }),
     slowConsumers: new Counter({ name: 'chat_slow_consumer_disconnects_total', help: 'Sockets disconnected because their unread backlog passed the bound', registers }),
@@ -106,6 +107,14 @@ export function createPrimaryMetrics () {
     respawns: new Counter({ name: 'chat_worker_respawns_total', help: 'Workers restarted after exiting unexpectedly', labelNames: ['reason'], registers }),
     rollingRestarts: new Counter({ name: 'chat_rolling_restarts_total', help: 'Rolling restarts completed', registers }),
     handoffs: new Counter({ name: 'chat_handoffs_total', help: 'Connections accepted by the primary, by where they went', labelNames: ['route'], registers }),
-    overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'HTTP connections the primary answered itself with 503, by reason', labelNames: ['reason'], registers })
+    overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'HTTP connections the primary answered itself with 503, by reason', labelNames: ['reason'], registers }),
+    storeCommit: new Histogram({
+      name: 'chat_store_commit_seconds',
+      help: 'Store transaction latency (group commit of every worker\'s writes) in the store thread, queueing included',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers
+    }),
+    storeBatch: new Histogram({ name: 'chat_store_batch_size', help: 'Operations per store transaction', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers }),
+    storeFailures: new Counter({ name: 'chat_store_commit_failures_total', help: 'Store transactions that failed (their sends were answered E_INTERNAL)', registers })
   }
 }

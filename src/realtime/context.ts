@@ -2,9 +2,8 @@ import type { Logger } from 'pino'
 import type { Config } from '../config.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
 import type { ChatPool } from '../pool/chat-pool.js'
-import type { Message } from '../protocol/schemas.js'
 import type { MessageReader } from '../store/message-reader.js'
-import type { StoreWriter } from '../store/store-writer.js'
+import type { StoreClient } from '../store/store-client.js'
 import type { Tokens } from '../tokens.js'
 import type { InFlight } from './dispatch.js'
 import type { Limits } from './limits.js'
@@ -22,15 +21,13 @@ export interface RealtimeContext {
   metrics: WorkerMetrics
   tokens: Tokens
   reader: MessageReader
-  writer: StoreWriter
+  writer: StoreClient
   pool: ChatPool
   rooms: RoomDirectory
   feeds: RoomFeeds
   presence: Presence
   limits: Limits
   shedder: LoadShedder
-  /** Sends newly committed messages to the other workers. */
-  publishMessages: (batch: Array<[roomId: number, message: Message]>) => void
   inFlight: InFlight
   /** A delay spread ±50 % so refused clients do not come back in step. */
   jitter: (baseMs: number) => number

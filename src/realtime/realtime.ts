@@ -8,7 +8,8 @@ import type { ChatPool } from '../pool/chat-pool.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
 import type { MessageReader } from '../store/message-reader.js'
-import type { StoreWriter } from '../store/store-writer.js'
+import type { StoreClient } from '../store/store-client.js'
+import type { CommittedMessage } from '../store/write-ops.js'
 import type { Tokens } from '../tokens.js'
 import type { RealtimeContext } from './context.js'
 import { installAdmission, workerConnectionLimit } from './admission.js'
@@ -37,7 +38,7 @@ export interface RealtimeDeps {
   metrics: WorkerMetrics
   tokens: Tokens
   reader: MessageReader
-  writer: StoreWriter
+  writer: StoreClient
   pool: ChatPool
   workerId: string
   /** Settings for a worker process in a cluster (false only for tests of a single process). */
@@ -49,7 +50,9 @@ export interface Realtime {
   context: RealtimeContext
   /** The worker serves: start load measurement and ask the other workers for their presence counts. */
   announce: () => void
-  /** Another worker exited: forget its sockets and catch up on what it may not have broadcast. */
+  /** New messages committed by the store (from any worker), in seq order: deliver them. */
+  onCommitted: (messages: CommittedMessage[]) => void
+  /** Another worker exited: forget its sockets. */
   onWorkerExit: (workerId: string) => void
   /** Refuses new work, waits for events in flight and their commits, then closes every connection. */
   drain: (deadlineMs: number) => Promise<void>
@@ -113,19 +116,6 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     emitLocal: (event) => io.local.to(roomKey(event.room)).emit('presence', event)
   })
 
-  let outbox: Array<[number, Message]> = []
-  const publishMessages = (batch: Array<[number, Message]>): void => {
-    if (outbox.length === 0) {
-      // One inter-worker message per turn, however many commits resolved in it.
-      setImmediate(() => {
-        const messages = outbox
-        outbox = []
-        io.serverSideEmit('chat:messages', messages)
-      })
-    }
-    outbox.push(...batch)
-  }
-
   const context: RealtimeContext = {
     io,
     config,
@@ -141,7 +131,6 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     limits,
     shedder,
     inFlight: new InFlight(),
-    publishMessages,
     jitter,
     overloadRetryAfterMs,
     get draining () { return draining }
@@ -157,9 +146,6 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
   }
   const known = new Set<string>(CLIENT_EVENTS)
 
-  io.on('chat:messages', (batch) => {
-    for (const [roomId, message] of batch) feeds.offer(roomId, message)
-  })
   io.on('presence:update', (updates) => presence.apply(updates))
   io.on('presence:sync', () => {
     const snapshot = presence.snapshot()
@@ -231,9 +217,11 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
       shedder.start()
       io.serverSideEmit('presence:sync', deps.workerId)
     },
+    onCommitted (messages) {
+      for (const [roomId, message] of messages) feeds.offer(roomId, message)
+    },
     onWorkerExit (workerId) {
       presence.removeWorker(workerId)
-      feeds.reconcile()
     },
     async drain (deadlineMs) {
       draining = true

@@ -1,5 +1,5 @@
 import type { MessageReader, RoomRef } from '../store/message-reader.js'
-import type { StoreWriter } from '../store/store-writer.js'
+import type { StoreClient } from '../store/store-client.js'
 
 /**
  * Room names to store ids, cached per worker (rooms are never deleted, so a cached id stays
@@ -9,10 +9,10 @@ export class RoomDirectory {
   readonly #cache = new Map<string, RoomRef>()
   readonly #creating = new Map<string, Promise<RoomRef>>()
   readonly #reader: MessageReader
-  readonly #writer: StoreWriter
+  readonly #writer: StoreClient
   readonly #maxCached: number
 
-  constructor (reader: MessageReader, writer: StoreWriter, maxCached = 100_000) {
+  constructor (reader: MessageReader, writer: StoreClient, maxCached = 100_000) {
     this.#reader = reader
     this.#writer = writer
     this.#maxCached = maxCached

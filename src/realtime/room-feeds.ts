@@ -2,13 +2,13 @@ import type { Message } from '../protocol/schemas.js'
 import type { MessageReader, RoomRef } from '../store/message-reader.js'
 
 /**
- * Ordered delivery of each room's messages to this worker's sockets. Messages reach a worker
- * from its own commits and from other workers' broadcasts, in any order. A feed delivers seq
- * n + 1 only after n: a message that arrives early is held, and the gap is filled from the store
- * at once (every broadcast message was committed first, and a committed seq implies every lower
- * seq of the room is committed too, since seq is assigned under the store's write lock). A seq
- * at or below the feed's cursor was delivered already and is dropped, so each message reaches
- * each socket exactly once, in order.
+ * Ordered delivery of each room's messages to this worker's sockets. Committed messages reach
+ * every worker from the store's broadcast, in commit order; a feed still delivers seq n + 1 only
+ * after n, whatever the source: a message that arrives early is held and the gap is filled from
+ * the store at once (a committed seq implies every lower seq of the room is committed, since seq
+ * is assigned under the store's write lock). A seq at or below the feed's cursor was delivered
+ * already and is dropped, so each message reaches each socket exactly once, in order, even if
+ * the delivery path ever changes (a store per VM, a Redis adapter).
  */
 
 export interface RoomFeedsOptions {
@@ -82,8 +82,9 @@ export class RoomFeeds {
   }
 
   /**
-   * Catches every feed up with the store: for messages committed but never broadcast (their
-   * worker died between commit and broadcast). Cheap: one indexed query for all rooms.
+   * Catches every feed up with the store: a safety net (run every couple of seconds) for a
+   * message that was committed but whose broadcast never arrived. Cheap: one indexed query for
+   * all rooms.
    */
   reconcile (): number {
     if (this.#feeds.size === 0) return 0

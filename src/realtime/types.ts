@@ -1,13 +1,13 @@
 import type { Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js'
-import type { Message } from '../protocol/schemas.js'
 import type { RoomRef } from '../store/message-reader.js'
 import type { PresenceUpdate } from './presence.js'
 
-/** Events between workers, carried by the cluster adapter's serverSideEmit (through the primary). */
+/**
+ * Events between workers, carried by the cluster adapter's serverSideEmit (through the primary).
+ * Committed messages do not go this way: the primary's store broadcasts them (cluster/messages.ts).
+ */
 export interface InterServerEvents {
-  /** Messages a worker committed, in commit order, for the other workers' room feeds. */
-  'chat:messages': (batch: Array<[roomId: number, message: Message]>) => void
   'presence:update': (updates: PresenceUpdate[]) => void
   /** A worker that just started asks every other worker for its presence counts. */
   'presence:sync': (workerId: string) => void

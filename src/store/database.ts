@@ -5,8 +5,8 @@ import { migrate } from './migrations.js'
 
 /**
  * Opening the embedded SQLite store. One file in DATA_DIR, WAL mode so readers never wait for the
- * writer, shared by every worker process: each worker has one read connection on its event loop
- * and one write connection in its store thread.
+ * writer: each worker process has one read connection on its event loop, and the primary's store
+ * thread holds the one write connection.
  */
 
 export const DATABASE_FILE = 'chat.sqlite'

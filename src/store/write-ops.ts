@@ -1,11 +1,16 @@
+import type { Message } from '../protocol/schemas.js'
+
 /**
- * The operations a worker sends to its store thread, batched into one transaction (group commit),
- * and their results. Plain data only: they cross a thread boundary by structured clone.
+ * The operations a worker sends to the store (over IPC to the primary, whose store thread commits
+ * them, many workers' at once, in one transaction), and their results. Plain data only: they
+ * cross process and thread boundaries by structured clone.
  */
 
 export interface AppendOp {
   kind: 'append'
   roomId: number
+  /** The room's name, for the broadcast of the committed message. */
+  room: string
   userId: string
   username: string
   text: string
@@ -49,6 +54,9 @@ export type WriteResult = AppendResult | EnsureRoomResult | EnsureUserResult
 
 export type ResultOf<T extends WriteOp> =
   T extends AppendOp ? AppendResult : T extends EnsureRoomOp ? EnsureRoomResult : EnsureUserResult
+
+/** A committed new message with its room's id, as the primary broadcasts it to every worker. */
+export type CommittedMessage = [roomId: number, message: Message]
 
 export interface WriterThreadData {
   file: string

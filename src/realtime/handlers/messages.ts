@@ -2,7 +2,7 @@ import { ChatError } from '../../errors.js'
 import type { Ack, HistoryOk, MessageSendOk } from '../../protocol/events.js'
 import { HISTORY_DEFAULT_LIMIT, historyPayload, messageSendPayload, type Message } from '../../protocol/schemas.js'
 import type { RealtimeContext } from '../context.js'
-import { deferred, parse, type Deferred } from '../dispatch.js'
+import { parse } from '../dispatch.js'
 import { PreEncodedJson } from '../parser.js'
 import type { ChatSocket } from '../types.js'
 
@@ -13,7 +13,7 @@ import type { ChatSocket } from '../types.js'
  */
 
 export function sendMessage (context: RealtimeContext) {
-  return async (socket: ChatSocket, payload: unknown): Promise<Ack<MessageSendOk> | Deferred<Ack<MessageSendOk>>> => {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack<MessageSendOk>> => {
     const { room: name, text, clientMsgId } = parse(messageSendPayload, payload)
     const room = socket.data.rooms.get(name)
     if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before sending to it`)
@@ -30,23 +30,16 @@ export function sendMessage (context: RealtimeContext) {
     const { userId, username } = socket.data
     let result
     try {
-      result = await context.writer.run({ kind: 'append', roomId: room.id, userId, username, text: checked.text, clientMsgId })
+      result = await context.writer.run({ kind: 'append', roomId: room.id, room: name, userId, username, text: checked.text, clientMsgId })
     } catch (error) {
       context.logger.error({ err: error, room: name }, 'message not stored')
       throw new ChatError('E_INTERNAL', 'message could not be stored; retry with the same clientMsgId')
     }
-    const response = { ok: true as const, id: result.id, seq: result.seq, ts: result.ts }
-    if (result.duplicate) {
-      context.metrics.messagesDuplicate.inc()
-      return response
-    }
-    context.metrics.messagesIn.inc()
-    const message: Message = { id: result.id, room: name, seq: result.seq, userId, username, text: checked.text, ts: result.ts, clientMsgId }
-    // Ack first, then deliver (the sender gets its own broadcast too) and tell the other workers.
-    return deferred(response, () => {
-      context.feeds.offer(room.id, message)
-      context.publishMessages([[room.id, message]])
-    })
+    if (result.duplicate) context.metrics.messagesDuplicate.inc()
+    else context.metrics.messagesIn.inc()
+    // The store broadcasts the committed message to every worker (this one included), whose room
+    // feeds deliver it in seq order; the sender receives its own message that way too.
+    return { ok: true, id: result.id, seq: result.seq, ts: result.ts }
   }
 }
 

@@ -1,0 +1,124 @@
+import { Piscina } from 'piscina'
+import { compiledPath } from '../paths.js'
+import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from './write-ops.js'
+
+/**
+ * The cluster's one writer, in the primary: every worker's store operations arrive here over IPC
+ * and are committed by a single store thread. Requests that arrive while a transaction is in
+ * flight (or in the same event-loop turn) go into the next one together (group commit: one fsync
+ * for many messages from every worker). A single writer means `seq` is assigned without any lock
+ * contention between processes, and the new messages of each transaction go out to every worker
+ * in commit order, so each worker sees every room's messages in seq order.
+ */
+
+export interface StoreServiceOptions {
+  file: string
+  sync: 'full' | 'normal'
+  maxBatch: number
+  /** Answers one request: a result per op, or the error that failed its transaction. */
+  reply: (requester: number, requestId: number, outcome: { results: WriteResult[] } | { error: string }) => void
+  /** Sends the new messages of a committed transaction to every worker, in seq order. */
+  broadcast: (messages: CommittedMessage[]) => void
+  /** Hears each transaction's size, duration and outcome. */
+  onCommit?: (ops: number, durationMs: number, ok: boolean) => void
+}
+
+interface Request {
+  requester: number
+  requestId: number
+  ops: WriteOp[]
+}
+
+export class StoreService {
+  readonly #pool: Piscina
+  readonly #options: StoreServiceOptions
+  #queue: Request[] = []
+  #inFlight: Promise<void> | undefined
+  #scheduled = false
+  #closing: Promise<void> | undefined
+
+  constructor (options: StoreServiceOptions) {
+    const workerData: WriterThreadData = { file: options.file, sync: options.sync }
+    this.#options = options
+    this.#pool = new Piscina({
+      filename: compiledPath('workers', 'store-writer.ts'),
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      workerData
+    })
+  }
+
+  /** Queues one worker's request for the next transaction. */
+  submit (requester: number, requestId: number, ops: WriteOp[]): void {
+    if (this.#closing !== undefined) {
+      this.#options.reply(requester, requestId, { error: 'store is closing' })
+      return
+    }
+    this.#queue.push({ requester, requestId, ops })
+    if (this.#scheduled || this.#inFlight !== undefined) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#flush()
+    })
+  }
+
+  #flush (): void {
+    if (this.#inFlight !== undefined || this.#queue.length === 0) return
+    // Whole requests, up to maxBatch ops (at least one request, however large).
+    let count = 0
+    let taken = 0
+    while (taken < this.#queue.length && (taken === 0 || count + (this.#queue[taken] as Request).ops.length <= this.#options.maxBatch)) {
+      count += (this.#queue[taken] as Request).ops.length
+      taken++
+    }
+    const batch = this.#queue.slice(0, taken)
+    this.#queue = this.#queue.slice(taken)
+    const ops = batch.flatMap((request) => request.ops)
+    const started = performance.now()
+    this.#inFlight = this.#pool.run(ops).then(
+      (results: WriteResult[]) => {
+        this.#options.onCommit?.(ops.length, performance.now() - started, true)
+        let offset = 0
+        for (const request of batch) {
+          this.#options.reply(request.requester, request.requestId, { results: results.slice(offset, offset + request.ops.length) })
+          offset += request.ops.length
+        }
+        const committed: CommittedMessage[] = []
+        for (let i = 0; i < ops.length; i++) {
+          const op = ops[i] as WriteOp
+          const result = results[i] as WriteResult
+          if (op.kind !== 'append' || result.kind !== 'append' || result.duplicate) continue
+          committed.push([op.roomId, { id: result.id, room: op.room, seq: result.seq, userId: op.userId, username: op.username, text: op.text, ts: result.ts, clientMsgId: op.clientMsgId }])
+        }
+        if (committed.length > 0) this.#options.broadcast(committed)
+      },
+      (error: unknown) => {
+        this.#options.onCommit?.(ops.length, performance.now() - started, false)
+        const message = error instanceof Error ? error.message : String(error)
+        for (const request of batch) this.#options.reply(request.requester, request.requestId, { error: message })
+      }
+    ).finally(() => {
+      this.#inFlight = undefined
+      this.#flush()
+    })
+  }
+
+  /** Commits everything queued, checkpoints and closes the store thread. Idempotent. */
+  close (): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#inFlight !== undefined || this.#queue.length > 0) {
+        this.#flush()
+        await this.#inFlight
+      }
+      try {
+        await this.#pool.run(undefined, { name: 'close' })
+      } finally {
+        await this.#pool.destroy()
+      }
+    })()
+    return this.#closing
+  }
+}
