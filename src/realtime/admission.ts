@@ -50,6 +50,7 @@ export function installAdmission (io: ChatServer, context: RealtimeContext, maxC
       try {
         const identity = tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token)
         socket.data = { userId: identity.userId, username: identity.username, expiresAtMs: identity.expiresAtMs, rooms: new Map(), typing: new Set() }
+        socket.handshake.auth = {} // the token is verified; do not keep it for the connection's life
         next()
       } catch (error) {
         metrics.connectionsRejected.inc({ reason: 'unauthorized' })

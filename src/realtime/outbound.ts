@@ -1,18 +1,22 @@
 import type { Socket as TcpSocket } from 'node:net'
 
 /**
- * The outbound side of one Engine.IO connection, adjusted in two ways:
+ * The outbound side of every Engine.IO connection of this process, adjusted in two ways:
  *
  * - Coalescing: Engine.IO writes each packet as soon as the transport is writable, one WebSocket
  *   frame and one system call each. Here a flush waits for the end of the current JavaScript
  *   turn (a microtask) and the TCP socket is corked around it, so every packet queued in one
- *   turn (a whole group commit's broadcasts) leaves in one write.
+ *   turn (a whole transaction's broadcasts) leaves in one write.
  * - A bound: Engine.IO's write buffer grows without limit behind a client that does not read.
  *   Past `maxPackets` queued packets or `maxBytes` queued bytes the connection is cut, and the
  *   client recovers what it missed with `since` after it reconnects.
  *
- * Engine.IO's flush(), writeBuffer, transport and ws's _socket are internals (engine.io 6.6,
- * ws 8); test/outbound-bound.test.ts and test/write-coalescing.test.ts pin the behaviour.
+ * Both are installed once on Engine.IO's Socket prototype (flush and sendPacket), with the few
+ * counters they need kept on each socket: nothing per connection but three numbers, which
+ * matters at tens of thousands of connections. Engine.IO's flush(), sendPacket(), writeBuffer,
+ * transport and ws's _socket are internals (engine.io 6.6, ws 8): test/slow-consumer.test.ts
+ * pins the bound, and scripts/bench-scale.ts measures coalescing (its `ours-w2-nocoalesce` run,
+ * WRITE_COALESCING=false).
  */
 
 export interface OutboundLimits {
@@ -21,23 +25,33 @@ export interface OutboundLimits {
   coalesce: boolean
 }
 
-interface EnginePacket { type: string, data?: unknown }
-
 /** The parts of engine.io's Socket this module touches. */
 export interface EngineSocketInternals {
   id: string
   readyState: string
-  writeBuffer: EnginePacket[]
+  writeBuffer: unknown[]
   transport: { name: string, socket?: { bufferedAmount?: number, _socket?: TcpSocket, terminate?: () => void } }
   flush: () => void
   close: (discard?: boolean) => void
-  on: (event: string, listener: (...args: any[]) => void) => unknown
 }
 
 export interface OutboundStats {
   packets: number
   bytes: number
 }
+
+interface Tracked extends EngineSocketInternals {
+  [queuedBytes]?: number
+  [scheduled]?: boolean
+  [overflowed]?: boolean
+}
+
+type SendPacket = (this: Tracked, type: string, data?: unknown, options?: unknown, callback?: unknown) => void
+
+const original = Symbol('outboundOriginals')
+const queuedBytes = Symbol('queuedBytes')
+const scheduled = Symbol('flushScheduled')
+const overflowed = Symbol('overflowed')
 
 function transportBufferedBytes (socket: EngineSocketInternals): number {
   return socket.transport.name === 'websocket' ? socket.transport.socket?.bufferedAmount ?? 0 : 0
@@ -50,43 +64,45 @@ export function terminate (socket: EngineSocketInternals): void {
   else socket.close(true)
 }
 
-/** Installs coalescing and the bound on a new engine connection. */
-export function manageOutbound (socket: EngineSocketInternals, limits: OutboundLimits, onOverflow: (stats: OutboundStats) => void): void {
-  let queuedBytes = 0
-  let overflowed = false
+/**
+ * Installs coalescing and the bound on Engine.IO's Socket class (once per process; a second call
+ * replaces the limits). `onOverflow` hears each socket cut for its backlog.
+ */
+export function installOutbound (EngineSocket: { prototype: object }, limits: OutboundLimits, onOverflow: (socket: EngineSocketInternals, stats: OutboundStats) => void): void {
+  const proto = EngineSocket.prototype as Tracked & { sendPacket: SendPacket, [original]?: { flush: () => void, sendPacket: SendPacket } }
+  const originals = proto[original] ?? { flush: proto.flush, sendPacket: proto.sendPacket }
+  proto[original] = originals
 
-  if (limits.coalesce) {
-    const flushNow = socket.flush.bind(socket)
-    let scheduled = false
-    const run = (): void => {
-      scheduled = false
-      const tcp = socket.transport.name === 'websocket' ? socket.transport.socket?._socket : undefined
-      tcp?.cork()
-      try {
-        flushNow()
-      } finally {
-        tcp?.uncork()
-      }
+  const flushNow = function (this: Tracked): void {
+    this[scheduled] = false
+    const tcp = this.transport.name === 'websocket' ? this.transport.socket?._socket : undefined
+    tcp?.cork()
+    try {
+      originals.flush.call(this)
+    } finally {
+      tcp?.uncork()
     }
-    socket.flush = () => {
-      if (scheduled) return
-      scheduled = true
-      queueMicrotask(run)
-    }
+    if (this.writeBuffer.length === 0) this[queuedBytes] = 0
   }
 
-  socket.on('packetCreate', (packet: EnginePacket) => {
-    if (typeof packet.data === 'string') queuedBytes += packet.data.length
-    if (overflowed) return
-    const packets = socket.writeBuffer.length
-    const bytes = queuedBytes + transportBufferedBytes(socket)
-    if (packets > limits.maxPackets || bytes > limits.maxBytes) {
-      overflowed = true
-      onOverflow({ packets, bytes })
-      terminate(socket)
+  proto.flush = limits.coalesce
+    ? function (this: Tracked): void {
+      if (this[scheduled] === true) return
+      this[scheduled] = true
+      queueMicrotask(() => flushNow.call(this))
     }
-  })
-  socket.on('flush', () => {
-    queuedBytes = 0
-  })
+    : flushNow
+
+  proto.sendPacket = function (this: Tracked, type, data, options, callback): void {
+    if (typeof data === 'string') this[queuedBytes] = (this[queuedBytes] ?? 0) + data.length
+    originals.sendPacket.call(this, type, data, options, callback)
+    if (this[overflowed] === true) return
+    const packets = this.writeBuffer.length
+    const bytes = (this[queuedBytes] ?? 0) + transportBufferedBytes(this)
+    if (packets > limits.maxPackets || bytes > limits.maxBytes) {
+      this[overflowed] = true
+      onOverflow(this, { packets, bytes })
+      terminate(this)
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http'
 import { createAdapter } from '@socket.io/cluster-adapter'
 import type { Logger } from 'pino'
+import { Socket as EngineSocket } from 'engine.io'
 import { Server } from 'socket.io'
 import type { Config } from '../config.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
@@ -20,7 +21,7 @@ import { refreshAuth } from './handlers/session.js'
 import { setTyping } from './handlers/typing.js'
 import { createLimits } from './limits.js'
 import { LoadShedder } from './load-shedder.js'
-import { manageOutbound, terminate, type EngineSocketInternals } from './outbound.js'
+import { installOutbound, terminate, type EngineSocketInternals } from './outbound.js'
 import { chatParser } from './parser.js'
 import { Presence } from './presence.js'
 import { RoomDirectory } from './room-directory.js'
@@ -155,17 +156,23 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
   const maxConnections = workerConnectionLimit(config)
   logger.debug({ maxConnections }, 'admission limit of this worker')
 
-  io.engine.on('connection', (raw: EngineSocketInternals & { request: unknown }) => {
-    // The handshake request is not needed after the handshake (about 4 KB per connection).
+  installOutbound(EngineSocket, {
+    maxPackets: config.OUTBOUND_MAX_PACKETS,
+    maxBytes: config.OUTBOUND_MAX_BYTES,
+    coalesce: config.WRITE_COALESCING
+  }, (raw, stats) => {
+    metrics.slowConsumers.inc()
+    logger.warn({ engineId: raw.id, ...stats }, 'slow consumer disconnected: unread backlog over its bound')
+  })
+
+  io.engine.on('connection', (raw: EngineSocketInternals & { request: { headers: unknown, rawHeaders: unknown } | null }) => {
+    // The handshake request is not needed after the handshake. Engine.IO's upgrade response object
+    // still holds it (a 'close' listener on the TCP socket), so empty its header copies too.
+    if (raw.request !== null) {
+      raw.request.headers = {}
+      raw.request.rawHeaders = []
+    }
     raw.request = null
-    manageOutbound(raw, {
-      maxPackets: config.OUTBOUND_MAX_PACKETS,
-      maxBytes: config.OUTBOUND_MAX_BYTES,
-      coalesce: config.WRITE_COALESCING
-    }, (stats) => {
-      metrics.slowConsumers.inc()
-      logger.warn({ engineId: raw.id, ...stats }, 'slow consumer disconnected: unread backlog over its bound')
-    })
   })
 
   installAdmission(io, context, maxConnections)
