@@ -96,7 +96,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
   })
   const shedder = new LoadShedder({
     thresholdMs: config.SHED_EVENT_LOOP_DELAY_MS,
-    onChange: (level, p99Ms) => logger[level > 0 ? 'warn' : 'info']({ level, p99Ms: Math.round(p99Ms) }, 'load shedding level changed')
+    onChange: (level, p99Ms) => logger[level > 0 ? 'warn' : 'info']({ shedLevel: level, p99Ms: Math.round(p99Ms) }, 'load shedding level changed')
   })
 
   const feeds = new RoomFeeds({
