@@ -51,6 +51,7 @@ const schema = z.object({
   HANDSHAKE_TIMEOUT_MS: int(500, 120_000).default(10_000),
   OVERLOAD_RETRY_AFTER_MS: int(100, 600_000).default(2000),
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(200),
+  SHED_SEND_WAIT_MS: int(0, 600_000).default(500),
 
   MESSAGE_RATE_PER_S: z.coerce.number().min(0.01).max(100_000).default(2),
   MESSAGE_BURST: int(1, 1_000_000).default(10),

@@ -88,7 +88,7 @@ export function createWorkerMetrics (workerId: string) {
     }),
     storeReadMax: new Gauge({ name: 'chat_store_read_max_seconds', help: 'Longest single page read on the event loop since start, per worker', labelNames: ['worker'], aggregator: 'max', registers }),
     rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Events refused E_RATE_LIMITED, by kind', labelNames: ['kind'], registers }),
-    shed: new Counter({ name: 'chat_shed_total', help: 'Work shed under event-loop pressure, by what', labelNames: ['what'], registers }),
+    shed: new Counter({ name: 'chat_shed_total', help: 'Work shed under overload, by what and why (event-loop delay, store backlog, send wait)', labelNames: ['what', 'reason'], registers }),
     slowConsumers: new Counter({ name: 'chat_slow_consumer_disconnects_total', help: 'Sockets disconnected because their unread backlog passed the bound', registers }),
     tokenExpiries: new Counter({ name: 'chat_token_expiry_disconnects_total', help: 'Sockets disconnected because their token expired', registers })
   }

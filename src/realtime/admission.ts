@@ -42,7 +42,7 @@ export function installAdmission (io: ChatServer, context: RealtimeContext, maxC
     if (context.draining) return refuse('draining', 'server restarting', context.overloadRetryAfterMs())
     if (io.engine.clientsCount > maxConnections) return refuse('max_connections', 'server full', context.overloadRetryAfterMs())
     if (shedder.refuseConnections) {
-      metrics.shed.inc({ what: 'connection' })
+      metrics.shed.inc({ what: 'connection', reason: 'event-loop' })
       return refuse('shedding', 'server busy', context.overloadRetryAfterMs())
     }
     limits.connection(socket.handshake.address).then((retryAfterMs) => {

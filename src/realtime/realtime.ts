@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { createAdapter } from '@socket.io/cluster-adapter'
 import type { Logger } from 'pino'
 import { Socket as EngineSocket } from 'engine.io'
@@ -186,7 +187,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
         return
       }
       const ack = typeof args[args.length - 1] === 'function' ? args.pop() as (response: unknown) => void : undefined
-      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack })
+      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack, receivedAt: performance.now() })
     })
     socket.once('disconnect', (reason) => {
       leaveAll(context, socket)

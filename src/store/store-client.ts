@@ -1,4 +1,5 @@
 import type { WorkerToPrimary } from '../cluster/messages.js'
+import { performance } from 'node:perf_hooks'
 import type { ResultOf, WriteOp, WriteResult } from './write-ops.js'
 
 /**
@@ -14,6 +15,8 @@ export interface StoreClientOptions {
 }
 
 interface PendingOp {
+  /** performance.now() when the op was asked for. */
+  at: number
   op: WriteOp
   resolve: (result: WriteResult) => void
   reject: (error: Error) => void
@@ -37,7 +40,7 @@ export class StoreClient {
   run<T extends WriteOp> (op: T): Promise<ResultOf<T>> {
     if (this.#closed) return Promise.reject(new Error('store client is closed'))
     return new Promise<ResultOf<T>>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (result: WriteResult) => void, reject })
+      this.#queue.push({ at: performance.now(), op, resolve: resolve as (result: WriteResult) => void, reject })
       this.#backlog++
       if (this.#scheduled) return
       this.#scheduled = true
@@ -49,6 +52,13 @@ export class StoreClient {
   /** Ops waiting for their commit. */
   get backlog (): number {
     return this.#backlog
+  }
+
+  /** How long the oldest op still waiting for its commit has waited, in ms (0 when none waits). */
+  oldestWaitMs (): number {
+    // Requests are answered in the order they were sent, so the first one left is the oldest.
+    const oldest = this.#requests.values().next().value?.[0] ?? this.#queue[0]
+    return oldest === undefined ? 0 : performance.now() - oldest.at
   }
 
   /** Handles the primary's `chat:written` answer. */

@@ -16,7 +16,7 @@ export function setTyping (context: RealtimeContext) {
     const { room, typing } = parse(typingPayload, payload)
     if (!socket.data.rooms.has(room)) throw new ChatError('E_NOT_MEMBER', `join ${room} before typing in it`)
     if (context.shedder.dropTyping) {
-      context.metrics.shed.inc({ what: 'typing' })
+      context.metrics.shed.inc({ what: 'typing', reason: 'event-loop' })
       throw new ChatError('E_OVERLOADED', 'typing paused while the server is busy', { retryAfterMs: context.overloadRetryAfterMs() })
     }
     // Stopping is never throttled: a stale "typing…" is worse than an extra event.
