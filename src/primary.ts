@@ -129,7 +129,8 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
     maxBatch: config.STORE_MAX_BATCH,
     reply: (requester, requestId, outcome) => send(cluster.workers?.[requester], { type: 'chat:written', requestId, ...outcome }),
     broadcast: (messages) => {
-      for (const worker of Object.values(cluster.workers ?? {})) send(worker, { type: 'chat:committed', messages })
+      const message: PrimaryToWorker = { type: 'chat:committed', messagesJson: JSON.stringify(messages) }
+      for (const worker of Object.values(cluster.workers ?? {})) send(worker, message)
     },
     onCommit: (ops, durationMs, ok) => {
       metrics.storeCommit.observe(durationMs / 1000)

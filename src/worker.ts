@@ -10,6 +10,7 @@ import { createRealtime } from './realtime/realtime.js'
 import { databasePath } from './store/database.js'
 import { MessageReader } from './store/message-reader.js'
 import { StoreClient } from './store/store-client.js'
+import type { CommittedMessage } from './store/write-ops.js'
 import { createTokens } from './tokens.js'
 
 /**
@@ -102,7 +103,7 @@ export async function runWorker (config: Config): Promise<void> {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
     if (control.type === 'chat:written') writer.answered(control.requestId, control.results, control.error)
-    else if (control.type === 'chat:committed') realtime.onCommitted(control.messages)
+    else if (control.type === 'chat:committed') realtime.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)

@@ -3,7 +3,7 @@
  * adapter's and prom-client's, which those libraries define).
  */
 
-import type { CommittedMessage, WriteOp, WriteResult } from '../store/write-ops.js'
+import type { WriteOp, WriteResult } from '../store/write-ops.js'
 
 export interface MemoryReport {
   worker: string
@@ -26,8 +26,12 @@ export type PrimaryToWorker =
   | { type: 'chat:memory', requestId: number, gc: boolean }
   /** The outcome of one `chat:write`: a result per op, or why the whole transaction failed. */
   | { type: 'chat:written', requestId: number, results?: WriteResult[], error?: string }
-  /** New messages of one transaction, in commit (seq) order, sent to every worker. */
-  | { type: 'chat:committed', messages: CommittedMessage[] }
+  /**
+   * New messages of one transaction, in commit (seq) order, sent to every worker: a JSON array of
+   * CommittedMessage, encoded once in the primary (a string is copied, not walked, by the IPC
+   * serializer, so one more worker costs a copy instead of another structured clone).
+   */
+  | { type: 'chat:committed', messagesJson: string }
 
 export function isControlMessage (value: unknown): value is { type: string } {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' &&
