@@ -21,9 +21,12 @@ const pause = new Int32Array(new SharedArrayBuffer(4))
 
 const findMessage = db.prepare<[number, string, string], { id: string, seq: number, ts: number }>(
   'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?')
-const nextSeq = db.prepare<[number], { last_seq: number }>('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq')
+const lastSeq = db.prepare<[number], { last_seq: number }>('SELECT last_seq FROM rooms WHERE id = ?')
+const setLastSeq = db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?')
+// A resend (same room, sender and clientMsgId) inserts nothing; any other conflict still fails.
 const insertMessage = db.prepare(
-  'INSERT INTO messages (room_id, seq, id, user_id, username, text, ts, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  'INSERT INTO messages (room_id, seq, id, user_id, username, text, ts, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING')
 const insertRoom = db.prepare('INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING')
 const findRoom = db.prepare<[string], { id: number, last_seq: number }>('SELECT id, last_seq FROM rooms WHERE name = ?')
 const insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING')
@@ -39,26 +42,41 @@ function uuidv7 (ts: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
-function append (op: AppendOp, ts: number): WriteResult {
-  const existing = findMessage.get(op.roomId, op.userId, op.clientMsgId)
-  if (existing !== undefined) return { kind: 'append', id: existing.id, seq: existing.seq, ts: existing.ts, duplicate: true }
-  const row = nextSeq.get(op.roomId)
-  if (row === undefined) throw new Error(`room ${op.roomId} does not exist`)
+/**
+ * One message: the insert is tried first and a resend is recognized by the insert changing
+ * nothing (one statement for a new message instead of a lookup, a counter update and an insert).
+ * `seqs` holds each room's last seq within this transaction: read once per room per batch, under
+ * the write lock, and written back once at the end.
+ */
+function append (op: AppendOp, ts: number, seqs: Map<number, number>): WriteResult {
+  let last = seqs.get(op.roomId)
+  if (last === undefined) {
+    const row = lastSeq.get(op.roomId)
+    if (row === undefined) throw new Error(`room ${op.roomId} does not exist`)
+    last = row.last_seq
+  }
   const id = uuidv7(ts)
-  insertMessage.run(op.roomId, row.last_seq, id, op.userId, op.username, op.text, ts, op.clientMsgId)
-  return { kind: 'append', id, seq: row.last_seq, ts, duplicate: false }
+  const seq = last + 1
+  if (insertMessage.run(op.roomId, seq, id, op.userId, op.username, op.text, ts, op.clientMsgId).changes === 0) {
+    seqs.set(op.roomId, last)
+    const existing = findMessage.get(op.roomId, op.userId, op.clientMsgId) as { id: string, seq: number, ts: number }
+    return { kind: 'append', id: existing.id, seq: existing.seq, ts: existing.ts, duplicate: true }
+  }
+  seqs.set(op.roomId, seq)
+  return { kind: 'append', id, seq, ts, duplicate: false }
 }
 
 const commitBatch = db.transaction((ops: WriteOp[]): WriteResult[] => {
   const ts = Date.now()
-  return ops.map((op): WriteResult => {
+  const seqs = new Map<number, number>()
+  const results = ops.map((op): WriteResult => {
     switch (op.kind) {
       case 'append':
-        return append(op, ts)
+        return append(op, ts, seqs)
       case 'room': {
         insertRoom.run(op.name, ts)
         const room = findRoom.get(op.name) as { id: number, last_seq: number }
-        return { kind: 'room', id: room.id, lastSeq: room.last_seq }
+        return { kind: 'room', id: room.id, lastSeq: seqs.get(room.id) ?? room.last_seq }
       }
       case 'user': {
         insertUser.run(randomUUID(), op.username, ts)
@@ -67,6 +85,8 @@ const commitBatch = db.transaction((ops: WriteOp[]): WriteResult[] => {
       }
     }
   })
+  for (const [roomId, seq] of seqs) setLastSeq.run(seq, roomId)
+  return results
 })
 
 /**
