@@ -13,9 +13,8 @@ import type { RoomDirectory } from './room-directory.js'
 import type { RoomFeeds } from './room-feeds.js'
 import type { ChatServer } from './types.js'
 
-/** Everything the event handlers of one worker share; built once by createRealtime(). */
-export interface RealtimeContext {
-  io: ChatServer
+/** What a worker hands to createRealtime(). */
+export interface RealtimeDeps {
   config: Config
   logger: Logger
   metrics: WorkerMetrics
@@ -23,6 +22,14 @@ export interface RealtimeContext {
   reader: MessageReader
   writer: StoreClient
   pool: ChatPool
+  workerId: string
+  /** Settings for a worker process in a cluster (false only for tests of a single process). */
+  clustered?: boolean
+}
+
+/** Everything the event handlers of one worker share; built once by createRealtime(). */
+export interface RealtimeContext extends Omit<RealtimeDeps, 'workerId' | 'clustered'> {
+  io: ChatServer
   rooms: RoomDirectory
   feeds: RoomFeeds
   presence: Presence

@@ -22,8 +22,7 @@ export interface Deferred<T extends Ack = Ack> {
   afterAck: () => void
 }
 
-/** `receivedAt`: performance.now() when the event was read off the socket (before its queue). */
-export type Handler = (socket: ChatSocket, payload: unknown, receivedAt: number) => Promise<Ack | Deferred> | Ack | Deferred
+export type Handler = (socket: ChatSocket, payload: unknown) => Promise<Ack | Deferred> | Ack | Deferred
 
 type AckFunction = (response: Ack) => void
 
@@ -56,7 +55,6 @@ export interface QueuedEvent {
   handler: Handler
   payload: unknown
   ack: ((response: Ack) => void) | undefined
-  receivedAt: number
 }
 
 /** Per-socket event queue. */
@@ -118,7 +116,7 @@ async function run (context: RealtimeContext, socket: ChatSocket, item: QueuedEv
     try {
       const retryAfterMs = await context.limits.event(socket.id)
       if (retryAfterMs !== undefined) throw new ChatError('E_RATE_LIMITED', 'too many events, slow down', { retryAfterMs })
-      result = await item.handler(socket, item.payload, item.receivedAt)
+      result = await item.handler(socket, item.payload)
     } catch (error) {
       result = toErrorAck(context, socket, item.event, error)
     }

@@ -1,19 +1,11 @@
 import type { Server as HttpServer } from 'node:http'
-import { performance } from 'node:perf_hooks'
 import { createAdapter } from '@socket.io/cluster-adapter'
-import type { Logger } from 'pino'
 import { Socket as EngineSocket } from 'engine.io'
 import { Server } from 'socket.io'
-import type { Config } from '../config.js'
-import type { WorkerMetrics } from '../ops/metrics.js'
-import type { ChatPool } from '../pool/chat-pool.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
-import type { MessageReader } from '../store/message-reader.js'
-import type { StoreClient } from '../store/store-client.js'
 import type { CommittedMessage } from '../store/write-ops.js'
-import type { Tokens } from '../tokens.js'
-import type { RealtimeContext } from './context.js'
+import type { RealtimeContext, RealtimeDeps } from './context.js'
 import { installAdmission, workerConnectionLimit } from './admission.js'
 import { answerUnknown, enqueue, InFlight, type Handler } from './dispatch.js'
 import { readHistory, sendMessage } from './handlers/messages.js'
@@ -33,19 +25,6 @@ import { roomKey, type ChatServer, type ChatSocket } from './types.js'
  * The Socket.IO side of one worker process: the typed server on the cluster adapter, admission
  * and authentication at the handshake, the event handlers, ordered room feeds and presence.
  */
-
-export interface RealtimeDeps {
-  config: Config
-  logger: Logger
-  metrics: WorkerMetrics
-  tokens: Tokens
-  reader: MessageReader
-  writer: StoreClient
-  pool: ChatPool
-  workerId: string
-  /** Settings for a worker process in a cluster (false only for tests of a single process). */
-  clustered?: boolean
-}
 
 export interface Realtime {
   io: ChatServer
@@ -187,7 +166,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
         return
       }
       const ack = typeof args[args.length - 1] === 'function' ? args.pop() as (response: unknown) => void : undefined
-      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack, receivedAt: performance.now() })
+      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack })
     })
     socket.once('disconnect', (reason) => {
       leaveAll(context, socket)

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks'
 import { ChatError } from '../../errors.js'
 import type { Ack, HistoryOk, MessageSendOk } from '../../protocol/events.js'
 import { HISTORY_DEFAULT_LIMIT, historyPayload, messageSendPayload, type Message } from '../../protocol/schemas.js'
@@ -13,28 +12,29 @@ import type { ChatSocket } from '../types.js'
  * stores and broadcasts nothing.
  *
  * Past saturation a send is refused (E_OVERLOADED with retryAfterMs) rather than queued: when the
- * event loop is shedding, when the store's backlog is full, and when sends already wait too long
- * (this one sat in its socket's queue, or the oldest write still waits for its commit, longer
- * than SHED_SEND_WAIT_MS). Waiting time is where overload shows first: each event-loop turn can
- * stay short while queues grow, so admitted sends keep a bounded latency and the excess is told.
+ * event loop is shedding, when the store's backlog is full, and when writes already wait too long
+ * (the oldest write of this worker still waits for its commit after SHED_SEND_WAIT_MS). Waiting
+ * is where an overloaded store path shows first, while each event-loop turn can stay short; so
+ * admitted sends keep a bounded latency and the excess is told. (A client's own burst waits in
+ * its socket's queue, one commit after another, and is not counted: that is not overload.)
  */
 
 /** Why a send should be refused now, or undefined to admit it. */
-function overloaded (context: RealtimeContext, receivedAt: number): string | undefined {
+function overloaded (context: RealtimeContext): string | undefined {
   if (context.shedder.refuseSends) return 'event-loop'
   if (context.writer.backlog >= context.config.STORE_MAX_BACKLOG) return 'backlog'
   const maxWaitMs = context.config.SHED_SEND_WAIT_MS
-  if (maxWaitMs > 0 && (performance.now() - receivedAt > maxWaitMs || context.writer.oldestWaitMs() > maxWaitMs)) return 'wait'
+  if (maxWaitMs > 0 && context.writer.oldestWaitMs() > maxWaitMs) return 'wait'
   return undefined
 }
 
 export function sendMessage (context: RealtimeContext) {
-  return async (socket: ChatSocket, payload: unknown, receivedAt: number): Promise<Ack<MessageSendOk>> => {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack<MessageSendOk>> => {
     const { room: name, text, clientMsgId } = parse(messageSendPayload, payload)
     const room = socket.data.rooms.get(name)
     if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before sending to it`)
     if (context.draining) throw new ChatError('E_OVERLOADED', 'server restarting, retry after reconnecting', { retryAfterMs: context.overloadRetryAfterMs() })
-    const reason = overloaded(context, receivedAt)
+    const reason = overloaded(context)
     if (reason !== undefined) {
       context.metrics.shed.inc({ what: 'send', reason })
       throw new ChatError('E_OVERLOADED', 'server busy, retry later', { retryAfterMs: context.overloadRetryAfterMs() })
