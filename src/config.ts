@@ -28,8 +28,8 @@ const schema = z.object({
 
   POOL_THREADS: int(1, 64).default(1),
   POOL_MAX_QUEUE: int(16, 1_000_000).default(4096),
-  POOL_INLINE_MAX_CODE_POINTS: int(0, 1_000_000).default(512),
-  POOL_INLINE_MAX_PAGE_BYTES: int(0, 100_000_000).default(16_384),
+  POOL_INLINE_MAX_CODE_POINTS: int(0, 1_000_000).default(256),
+  POOL_INLINE_MAX_PAGE_BYTES: int(0, 100_000_000).default(65_536),
   MODERATION_POLICY: z.enum(['reject', 'mask', 'off']).default('reject'),
   MODERATION_TERMS_FILE: z.string().min(1).default(projectPath('workers', 'moderation-terms.txt')),
 
