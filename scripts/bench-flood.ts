@@ -1,8 +1,8 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, measure, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, resultFields, measure, serverOptions, withSession } from './load/harness.js'
 import { connectFigures, deliveryFigures, failurePct, sumCounts, windowFigures, type ConnectFigures, type DeliveryFigures, type TargetResult, type WindowFigures } from './load/points.js'
-import { Args, percent, resultsDir, sleep, writeResults } from './load/report.js'
-import { TARGET_LABELS, type TargetKind } from './load/targets.js'
+import { Args, percent, resultsDir, runAsScript, sleep, writeResults } from './load/report.js'
+import type { TargetKind } from './load/targets.js'
 
 /**
  * The seed's message flood, answered: every user sends 10 messages a second into its room of
@@ -88,14 +88,8 @@ export async function benchFlood (args: Args): Promise<string> {
         }
       }
       return {
-        kind,
-        label: TARGET_LABELS[kind],
-        settings: session.target.settings,
-        ...(session.target.source === undefined ? {} : { source: session.target.source }),
-        driverProcesses: drivers,
-        points,
-        serverWarnings: session.target.warnings,
-        ...(stoppedEarly === undefined ? {} : { stoppedEarly })
+        ...resultFields(session, drivers, stoppedEarly),
+        points
       }
     })
     results.push(result)
@@ -115,8 +109,4 @@ export async function benchFlood (args: Args): Promise<string> {
   }, resultsDir(args))
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const path = await benchFlood(new Args())
-  process.stderr.write(`wrote ${path}\n`)
-  process.exit(0)
-}
+await runAsScript(import.meta.url, benchFlood)

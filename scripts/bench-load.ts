@@ -1,8 +1,8 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, measure, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, resultFields, measure, serverOptions, withSession } from './load/harness.js'
 import { connectFigures, deliveryFigures, failurePct, windowFigures, type ConnectFigures, type DeliveryFigures, type TargetResult, type WindowFigures } from './load/points.js'
-import { Args, resultsDir, sleep, writeResults } from './load/report.js'
-import { TARGET_LABELS, type TargetKind } from './load/targets.js'
+import { Args, resultsDir, runAsScript, sleep, writeResults } from './load/report.js'
+import type { TargetKind } from './load/targets.js'
 
 /**
  * The seed's load test, answered: virtual users in rooms of 20, each sending one message a
@@ -73,15 +73,9 @@ export async function benchLoad (args: Args): Promise<string> {
       const delivery = deliveryFigures(await session.fleet.settle(smoke ? 300 : 1000, 30_000))
       session.progress.log(`[load · ${kind}] delivery ${delivery.deliveryPct} %, silently lost ${delivery.silentlyLost}, order violations ${delivery.orderViolations}`)
       const target: LoadTargetResult = {
-        kind,
-        label: TARGET_LABELS[kind],
-        settings: session.target.settings,
-        ...(session.target.source === undefined ? {} : { source: session.target.source }),
-        driverProcesses: drivers,
+        ...resultFields(session, drivers, stoppedEarly),
         points,
-        delivery,
-        serverWarnings: session.target.warnings,
-        ...(stoppedEarly === undefined ? {} : { stoppedEarly })
+        delivery
       }
       return target
     })
@@ -101,8 +95,4 @@ export async function benchLoad (args: Args): Promise<string> {
   }, resultsDir(args))
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const path = await benchLoad(new Args())
-  process.stderr.write(`wrote ${path}\n`)
-  process.exit(0)
-}
+await runAsScript(import.meta.url, benchLoad)

@@ -1,8 +1,8 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, serverOptions, withSession, type Session } from './load/harness.js'
+import { driverOptions, resultFields, serverOptions, withSession, type Session } from './load/harness.js'
 import { connectFigures, mib, sumCounts, type ConnectFigures, type TargetResult } from './load/points.js'
-import { Args, resultsDir, round, sleep, writeResults } from './load/report.js'
-import { TARGET_LABELS, type TargetKind } from './load/targets.js'
+import { Args, resultsDir, runAsScript, round, sleep, writeResults } from './load/report.js'
+import type { TargetKind } from './load/targets.js'
 
 /**
  * The seed's top two severities, connection handling and memory, answered. Idle users (signed
@@ -143,14 +143,8 @@ export async function benchMemory (args: Args): Promise<string> {
         session.progress.log(`[memory · ${kind}] after cycle ${cycle} (${cycleUsers} users connected, chatted, left): RSS ${mib(after.rss)} MiB, heap ${heapMiB(after) ?? '?'} MiB`)
       }
       return {
-        kind,
-        label: TARGET_LABELS[kind],
-        settings: session.target.settings,
-        ...(session.target.source === undefined ? {} : { source: session.target.source }),
-        driverProcesses: drivers,
+        ...resultFields(session, drivers, session.target.exitedEarly()),
         points,
-        serverWarnings: session.target.warnings,
-        ...(session.target.exitedEarly() === undefined ? {} : { stoppedEarly: session.target.exitedEarly() as string }),
         idleRssMiB: mib(idle.rss),
         idleHeapMiB: heapMiB(idle),
         maxConnections,
@@ -176,8 +170,4 @@ export async function benchMemory (args: Args): Promise<string> {
   }, resultsDir(args))
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const path = await benchMemory(new Args())
-  process.stderr.write(`wrote ${path}\n`)
-  process.exit(0)
-}
+await runAsScript(import.meta.url, benchMemory)

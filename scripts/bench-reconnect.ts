@@ -1,10 +1,10 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, resultFields, serverOptions, withSession } from './load/harness.js'
 import { Histogram, type LatencySummary } from './load/histogram.js'
 import type { Counts } from './load/fleet-messages.js'
 import { type TargetResult } from './load/points.js'
-import { Args, percent, resultsDir, round, sleep, writeResults } from './load/report.js'
-import { TARGET_LABELS, type TargetKind } from './load/targets.js'
+import { Args, percent, resultsDir, runAsScript, round, sleep, writeResults } from './load/report.js'
+import type { TargetKind } from './load/targets.js'
 
 /**
  * The seed's reconnect test, answered: a population of users in busy rooms of 20 (some members
@@ -107,14 +107,8 @@ export async function benchReconnect (args: Args): Promise<string> {
         await sleep(smoke ? 200 : 1000)
       }
       return {
-        kind,
-        label: TARGET_LABELS[kind],
-        settings: session.target.settings,
-        ...(session.target.source === undefined ? {} : { source: session.target.source }),
-        driverProcesses: drivers,
-        points,
-        serverWarnings: session.target.warnings,
-        ...(stoppedEarly === undefined ? {} : { stoppedEarly })
+        ...resultFields(session, drivers, stoppedEarly),
+        points
       }
     })
     results.push(result)
@@ -133,8 +127,4 @@ export async function benchReconnect (args: Args): Promise<string> {
   }, resultsDir(args))
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const path = await benchReconnect(new Args())
-  process.stderr.write(`wrote ${path}\n`)
-  process.exit(0)
-}
+await runAsScript(import.meta.url, benchReconnect)

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
-import { driverOptions, measure, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, resultFields, measure, serverOptions, withSession } from './load/harness.js'
 import { deliveryFigures, sumCounts, windowFigures, type DeliveryFigures, type TargetResult, type WindowFigures } from './load/points.js'
-import { Args, percent, resultsDir, round, sleep, writeResults } from './load/report.js'
+import { Args, percent, resultsDir, runAsScript, round, sleep, writeResults } from './load/report.js'
 import { TARGET_LABELS, type TargetKind } from './load/targets.js'
 
 /**
@@ -122,14 +122,10 @@ export async function benchScale (args: Args): Promise<string> {
       session.progress.log(`[scale · ${config.name}] delivery ${delivery.deliveryPct} %, silently lost ${delivery.silentlyLost} (never answered ${delivery.unanswered}, answered late ${delivery.lateAcks}), order violations ${delivery.orderViolations}`)
       const sustained = points.filter((point) => point.ack.p99Ms <= SATURATION_P99_MS && point.failurePct < 1)
       return {
-        kind: config.kind,
+        ...resultFields(session, drivers, stoppedEarly),
         config: config.name,
         label: config.label,
-        settings: session.target.settings,
-        ...(session.target.source === undefined ? {} : { source: session.target.source }),
-        driverProcesses: drivers,
         points,
-        serverWarnings: session.target.warnings,
         saturationDeliveriesPerS: Math.max(0, ...sustained.map((point) => point.deliveriesPerS)),
         peakDeliveriesPerS: Math.max(0, ...points.map((point) => point.deliveriesPerS)),
         delivery,
@@ -152,8 +148,4 @@ export async function benchScale (args: Args): Promise<string> {
   }, resultsDir(args))
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const path = await benchScale(new Args())
-  process.stderr.write(`wrote ${path}\n`)
-  process.exit(0)
-}
+await runAsScript(import.meta.url, benchScale)

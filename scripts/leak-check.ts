@@ -75,8 +75,16 @@ async function cycle (url: string, tokens: string[], roomSize: number, cycleNumb
       const joined = await socket.timeout(20_000).emitWithAck('room:join', { room }) as { ok: boolean }
       if (!joined.ok) throw new Error('join failed')
       socket.emit('typing', { room, typing: true }, () => {})
-      const sent = await socket.timeout(20_000).emitWithAck('message:send', { room, text: `cycle ${cycleNumber} client ${i}`, clientMsgId: `leak-${cycleNumber}-${i}-xxxx` }) as { ok: boolean }
-      if (!sent.ok) throw new Error(`send failed: ${JSON.stringify(sent)}`)
+      // A refusal with retryAfterMs (the service shedding load) is retried with the same
+      // clientMsgId after that delay, as a well-behaved client does; a few times at most.
+      const payload = { room, text: `cycle ${cycleNumber} client ${i}`, clientMsgId: `leak-${cycleNumber}-${i}-xxxx` }
+      for (let attempt = 1; ; attempt++) {
+        const sent = await socket.timeout(20_000).emitWithAck('message:send', payload) as { ok: boolean, error?: { retryAfterMs?: number } }
+        if (sent.ok) break
+        const retryAfterMs = sent.error?.retryAfterMs
+        if (retryAfterMs === undefined || attempt >= 5) throw new Error(`send failed: ${JSON.stringify(sent)}`)
+        await new Promise((resolve) => setTimeout(resolve, retryAfterMs))
+      }
     }))
   } finally {
     for (const socket of sockets) socket.close()

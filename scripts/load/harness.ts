@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path'
 import { Fleet, type FleetOptions, type FleetProgress, type WindowResult } from './fleet.js'
 import { busySeconds, coresBetween, type TreeSample } from './proc.js'
+import type { TargetResult } from './points.js'
 import { Progress, round, type Args } from './report.js'
 import { startTarget, TARGET_LABELS, type Target, type TargetKind, type TargetOptions } from './targets.js'
 
@@ -119,6 +120,19 @@ export async function withSession<T> (kind: TargetKind, options: SessionOptions,
  * window in which other processes used more than MAX_OTHER_CORES is measured again (the load
  * goes on meanwhile), up to `session.attempts` times; the least disturbed one is kept.
  */
+/** The fields every benchmark's result for one server shares (TargetResult without its points). */
+export function resultFields (session: Session, drivers: number, stoppedEarly: string | undefined): Omit<TargetResult<never>, 'points'> {
+  return {
+    kind: session.kind,
+    label: session.label,
+    settings: session.target.settings,
+    ...(session.target.source === undefined ? {} : { source: session.target.source }),
+    driverProcesses: drivers,
+    serverWarnings: session.target.warnings,
+    ...(stoppedEarly === undefined ? {} : { stoppedEarly })
+  }
+}
+
 export async function measure (session: Session, durationMs: number): Promise<MeasuredWindow> {
   let best: MeasuredWindow | undefined
   for (let attempt = 1; attempt <= session.attempts; attempt++) {

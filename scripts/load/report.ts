@@ -129,6 +129,14 @@ export class Args {
   }
 }
 
+/** Runs a benchmark when its module is the script node was started with, then exits. */
+export async function runAsScript (moduleUrl: string, bench: (args: Args) => Promise<string>): Promise<void> {
+  if (moduleUrl !== `file://${process.argv[1]}`) return
+  const path = await bench(new Args())
+  process.stderr.write(`wrote ${path}\n`)
+  process.exit(0)
+}
+
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 export const round = (value: number, digits = 2): number => {
