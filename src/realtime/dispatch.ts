@@ -22,7 +22,18 @@ export interface Deferred<T extends Ack = Ack> {
   afterAck: () => void
 }
 
-export type Handler = (socket: ChatSocket, payload: unknown) => Promise<Ack | Deferred> | Ack | Deferred
+/**
+ * An event whose ordered part is done (a send whose write is queued to the store, behind the
+ * socket's earlier writes) but whose ack waits for more (the commit). The socket's next event
+ * runs at once; the ack goes out when `pending` settles. A burst of sends from one socket thus
+ * goes to the store together instead of one commit after another.
+ */
+export interface Pipelined {
+  pending: Promise<Ack>
+}
+
+/** `receivedAt`: performance.now() when the event was read off the socket, before its queue. */
+export type Handler = (socket: ChatSocket, payload: unknown, receivedAt: number) => Promise<Ack | Deferred | Pipelined> | Ack | Deferred | Pipelined
 
 type AckFunction = (response: Ack) => void
 
@@ -55,6 +66,7 @@ export interface QueuedEvent {
   handler: Handler
   payload: unknown
   ack: ((response: Ack) => void) | undefined
+  receivedAt: number
 }
 
 /** Per-socket event queue. */
@@ -69,8 +81,12 @@ export function deferred<T extends Ack> (response: T, afterAck: () => void): Def
   return { response, afterAck }
 }
 
-function isDeferred (value: Ack | Deferred): value is Deferred {
+function isDeferred (value: Ack | Deferred | Pipelined): value is Deferred {
   return 'afterAck' in value
+}
+
+function isPipelined (value: Ack | Deferred | Pipelined): value is Pipelined {
+  return 'pending' in value
 }
 
 export function errorAck (error: ChatError): AckError {
@@ -111,16 +127,25 @@ async function drain (context: RealtimeContext, socket: ChatSocket, queue: Event
 }
 
 async function run (context: RealtimeContext, socket: ChatSocket, item: QueuedEvent): Promise<void> {
+  let pipelined = false
   try {
-    let result: Ack | Deferred
+    let result: Ack | Deferred | Pipelined
     try {
       const retryAfterMs = await context.limits.event(socket.id)
       if (retryAfterMs !== undefined) throw new ChatError('E_RATE_LIMITED', 'too many events, slow down', { retryAfterMs })
-      result = await item.handler(socket, item.payload)
+      result = await item.handler(socket, item.payload, item.receivedAt)
     } catch (error) {
       result = toErrorAck(context, socket, item.event, error)
     }
-    if (isDeferred(result)) {
+    if (isPipelined(result)) {
+      // The event stays in flight (the drain waits for it) until its ack is written.
+      pipelined = true
+      result.pending
+        .catch((error: unknown) => toErrorAck(context, socket, item.event, error))
+        .then((response) => respond(context, item, response))
+        .finally(() => context.inFlight.exit())
+        .catch(() => {})
+    } else if (isDeferred(result)) {
       respond(context, item, result.response)
       try {
         result.afterAck()
@@ -131,7 +156,7 @@ async function run (context: RealtimeContext, socket: ChatSocket, item: QueuedEv
       respond(context, item, result)
     }
   } finally {
-    context.inFlight.exit()
+    if (!pipelined) context.inFlight.exit()
   }
 }
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Server as HttpServer } from 'node:http'
 import { createAdapter } from '@socket.io/cluster-adapter'
 import { Socket as EngineSocket } from 'engine.io'
@@ -166,7 +167,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
         return
       }
       const ack = typeof args[args.length - 1] === 'function' ? args.pop() as (response: unknown) => void : undefined
-      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack })
+      enqueue(context, socket, { event, handler: handlers[event as ClientEventName], payload: args[0], ack, receivedAt: performance.now() })
     })
     socket.once('disconnect', (reason) => {
       leaveAll(context, socket)
