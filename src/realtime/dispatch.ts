@@ -9,8 +9,9 @@ import type { ChatSocket } from './types.js'
 /**
  * How every client → server event is run. The last argument is the ack (if it is a function),
  * the first is the payload. A socket's events run one at a time, in the order they arrived (a
- * client's sends are stored in the order it sent them; a join and a leave never interleave);
- * a socket with too many events queued is answered E_RATE_LIMITED at once. The handler's result
+ * join and a leave never interleave); a send counts as run once its write is queued to the store,
+ * so a client's sends are stored in the order it sent them while their commits overlap (see
+ * Pipelined). A socket with too many events queued is answered E_RATE_LIMITED at once. The handler's result
  * or error becomes exactly one ack, counted by code. Expected failures are ChatErrors; anything
  * else is logged once with context and answered E_INTERNAL. Nothing a payload does can throw
  * past this point.
