@@ -11,10 +11,10 @@ import type { ChatSocket } from './types.js'
  * the first is the payload. A socket's events run one at a time, in the order they arrived (a
  * join and a leave never interleave); a send counts as run once its write is queued to the store,
  * so a client's sends are stored in the order it sent them while their commits overlap (see
- * Pipelined). A socket with too many events queued is answered E_RATE_LIMITED at once. The handler's result
- * or error becomes exactly one ack, counted by code. Expected failures are ChatErrors; anything
- * else is logged once with context and answered E_INTERNAL. Nothing a payload does can throw
- * past this point.
+ * Pipelined). A socket with too many events queued is answered E_RATE_LIMITED at once. The
+ * handler's result or error becomes exactly one ack, counted by code. Expected failures are
+ * ChatErrors; anything else is logged once with context and answered E_INTERNAL. Nothing a
+ * payload does can throw past this point.
  */
 
 /** A response plus work that must happen right after the ack is written, in the same turn. */

@@ -43,7 +43,6 @@ export interface Realtime {
 
 const RECONCILE_INTERVAL_MS = 2000
 
-
 export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Realtime {
   const { config, logger, metrics } = deps
   const io: ChatServer = new Server(httpServer, {
