@@ -48,11 +48,14 @@ t.test('shed connections, typing and sends under load, recover after', async (t)
 
   await cluster.waitForLog(shedding(3), 60_000)
   // The level is re-measured every sample and falls a step per calm one, so a batch sent just as
-  // the level drops is accepted: keep sending batches (bounded) until the refusal is seen.
+  // the level drops is accepted: keep sending batches, spread over the shedding windows (sends are
+  // pipelined, so a batch alone takes only milliseconds), until the refusal is seen; bounded in
+  // rounds and time.
   const sends: Ack[] = []
   const deadline = Date.now() + 60_000
-  for (let round = 0; round < 50 && Date.now() < deadline && !sends.some((ack) => !ack.ok); round++) {
+  for (let round = 0; round < 300 && Date.now() < deadline && !sends.some((ack) => !ack.ok); round++) {
     sends.push(...await Promise.all(Array.from({ length: 20 }, async () => await request(writer, 'message:send', { room: 'busy', text: 'during overload', clientMsgId: clientMsgId() }, 60_000))))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
   const typing = await request(writer, 'typing', { room: 'busy', typing: true }, 60_000)
   pulling = false
