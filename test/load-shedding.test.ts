@@ -18,6 +18,10 @@ const ENV = {
   EVENT_RATE_PER_S: '100000',
   EVENT_BURST: '100000',
   SOCKET_MAX_QUEUED_EVENTS: '10000',
+  // The readers pull 20 pages of ~200 KB at once: over the default unread-backlog bound (2 MB)
+  // they would be cut as slow consumers and the load would stop after its first burst.
+  OUTBOUND_MAX_PACKETS: '1000000',
+  OUTBOUND_MAX_BYTES: '1073741824',
   OVERLOAD_RETRY_AFTER_MS: '300'
 }
 
