@@ -46,16 +46,18 @@ export interface LeakCheckResult {
 }
 
 const SOURCE_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+/** Every request, connect and ack of the check gives up after this long (no step can hang). */
+const REQUEST_TIMEOUT_MS = 20_000
 const MAIN = compiledPath('src', 'main.ts')
 
 async function memory (url: string): Promise<WorkerMemory[]> {
-  const response = await fetch(`${url}/debug/memory?gc=1`)
+  const response = await fetch(`${url}/debug/memory?gc=1`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
   if (!response.ok) throw new Error(`/debug/memory answered ${response.status}: start the service with DEBUG_GC_ROUTE=true`)
   return ((await response.json()) as { workers: WorkerMemory[] }).workers
 }
 
 async function signIn (url: string, username: string): Promise<string> {
-  const response = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }) })
+  const response = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
   if (response.status !== 201) throw new Error(`sign-in failed: ${response.status}`)
   return ((await response.json()) as { token: string }).token
 }
@@ -65,21 +67,24 @@ async function cycle (url: string, tokens: string[], roomSize: number, cycleNumb
   const sockets: Socket[] = []
   try {
     await Promise.all(tokens.map(async (token, i) => {
-      const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: 20_000, localAddress: SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length] } as Parameters<typeof io>[1])
+      const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true, timeout: REQUEST_TIMEOUT_MS, localAddress: SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length] } as Parameters<typeof io>[1])
       sockets.push(socket)
+      // Bounded even if the Socket.IO CONNECT is never answered (the engine's timeout covers only
+      // the transport's opening).
       await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve())
-        socket.once('connect_error', reject)
+        const timer = setTimeout(() => reject(new Error(`client ${i}: no connect within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)
+        socket.once('connect', () => { clearTimeout(timer); resolve() })
+        socket.once('connect_error', (error) => { clearTimeout(timer); reject(error) })
       })
       const room = `leak-${Math.floor(i / roomSize)}`
-      const joined = await socket.timeout(20_000).emitWithAck('room:join', { room }) as { ok: boolean }
+      const joined = await socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck('room:join', { room }) as { ok: boolean }
       if (!joined.ok) throw new Error('join failed')
       socket.emit('typing', { room, typing: true }, () => {})
       // A refusal with retryAfterMs (the service shedding load) is retried with the same
       // clientMsgId after that delay, as a well-behaved client does; a few times at most.
       const payload = { room, text: `cycle ${cycleNumber} client ${i}`, clientMsgId: `leak-${cycleNumber}-${i}-xxxx` }
       for (let attempt = 1; ; attempt++) {
-        const sent = await socket.timeout(20_000).emitWithAck('message:send', payload) as { ok: boolean, error?: { retryAfterMs?: number } }
+        const sent = await socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck('message:send', payload) as { ok: boolean, error?: { retryAfterMs?: number } }
         if (sent.ok) break
         const retryAfterMs = sent.error?.retryAfterMs
         if (retryAfterMs === undefined || attempt >= 5) throw new Error(`send failed: ${JSON.stringify(sent)}`)
