@@ -19,7 +19,9 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
-  WORKERS: int(1, 256).default(availableParallelism()),
+  // One core is left to the primary and the store thread (the fsync'ing writer); on 2 cores that
+  // is one worker, which also commits its own writes (STORE_WRITER=auto): no IPC per message.
+  WORKERS: int(1, 256).default(Math.max(1, availableParallelism() - 1)),
   DATA_DIR: z.string().min(1).default('./data'),
   JWT_SECRET: z.string().min(1).default(DEFAULT_JWT_SECRET),
   TOKEN_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
@@ -35,6 +37,7 @@ const schema = z.object({
 
   STORE_SYNC: z.enum(['full', 'normal']).default('full'),
   STORE_MAX_BATCH: int(1, 10_000).default(512),
+  STORE_WRITER: z.enum(['auto', 'primary', 'worker']).default('auto'),
   PRESENCE_GRACE_MS: int(0, 600_000).default(3000),
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   RESPAWN_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
@@ -96,5 +99,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     (config.JWT_SECRET === DEFAULT_JWT_SECRET || config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
     throw new ConfigError(`invalid configuration:\n  JWT_SECRET: NODE_ENV=production needs a secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters that is not the default`)
   }
+  if (config.STORE_WRITER === 'worker' && config.WORKERS > 1) {
+    throw new ConfigError('invalid configuration:\n  STORE_WRITER: worker needs WORKERS=1 (with several workers the primary is the one writer)')
+  }
   return Object.freeze({ ...config, DATA_DIR_ABSOLUTE: resolve(config.DATA_DIR) })
+}
+
+/** True when the (only) worker commits its own writes instead of sending them to the primary. */
+export function workerOwnsStore (config: Pick<Config, 'STORE_WRITER' | 'WORKERS'>): boolean {
+  return config.STORE_WRITER === 'worker' || (config.STORE_WRITER === 'auto' && config.WORKERS === 1)
 }

@@ -6,13 +6,13 @@ import type { Logger } from 'pino'
 import { createBalancer } from './cluster/balancer.js'
 import type { PrimaryToWorker, WorkerToPrimary } from './cluster/messages.js'
 import { Supervisor } from './cluster/supervisor.js'
-import type { Config } from './config.js'
+import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { ClusterMetrics } from './ops/cluster-metrics.js'
 import { createPrimaryMetrics, type PrimaryMetrics } from './ops/metrics.js'
 import { createOpsServer, opsPaths } from './ops/ops-server.js'
 import { prepareDatabase } from './store/database.js'
-import { StoreService } from './store/store-service.js'
+import { observeCommits, StoreService } from './store/store-service.js'
 
 /**
  * The primary process: prepares the store (migrations) before anything forks and is its one
@@ -45,7 +45,8 @@ export async function runPrimary (config: Config): Promise<void> {
 
   const metrics = createPrimaryMetrics()
   metrics.workersWanted.set(config.WORKERS)
-  const store = createStore(config, databaseFile, metrics, logger)
+  // With one worker that commits its own writes (STORE_WRITER=auto), the primary holds no store.
+  const store = workerOwnsStore(config) ? undefined : createStore(config, databaseFile, metrics, logger)
   const supervisor = new Supervisor({
     workers: config.WORKERS,
     respawnBackoffMaxMs: config.RESPAWN_BACKOFF_MAX_MS,
@@ -71,7 +72,7 @@ export async function runPrimary (config: Config): Promise<void> {
       await supervisor.stop(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - 1000))
       balancer.close()
       // Every worker is gone: commit what is left, checkpoint the WAL, close the store.
-      await store.close().catch((error: unknown) => logger.error({ err: error }, 'store did not close cleanly (its WAL keeps every commit)'))
+      await store?.close().catch((error: unknown) => logger.error({ err: error }, 'store did not close cleanly (its WAL keeps every commit)'))
       clearTimeout(hardStop)
       logger.info('stopped')
       process.exit(0)
@@ -97,7 +98,7 @@ export async function runPrimary (config: Config): Promise<void> {
   } catch (error) {
     logger.fatal({ err: error }, 'workers failed to start; refusing to start')
     await supervisor.stop(2000)
-    await store.close()
+    await store?.close()
     process.exit(1)
   }
 
@@ -132,14 +133,7 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
       const message: PrimaryToWorker = { type: 'chat:committed', messagesJson: JSON.stringify(messages) }
       for (const worker of Object.values(cluster.workers ?? {})) send(worker, message)
     },
-    onCommit: (ops, durationMs, ok) => {
-      metrics.storeCommit.observe(durationMs / 1000)
-      metrics.storeBatch.observe(ops)
-      if (!ok) {
-        metrics.storeFailures.inc()
-        logger.error({ ops }, 'store transaction failed; its sends are answered E_INTERNAL')
-      }
-    }
+    onCommit: observeCommits(metrics, logger)
   })
   cluster.on('message', (worker, message: WorkerToPrimary) => {
     if (message?.type === 'chat:write') store.submit(worker.id, message.requestId, message.ops)

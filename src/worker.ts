@@ -2,20 +2,21 @@ import cluster from 'node:cluster'
 import { setupWorker } from '@socket.io/sticky'
 import { buildApp } from './app.js'
 import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './cluster/messages.js'
-import type { Config } from './config.js'
+import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
-import { createWorkerMetrics } from './ops/metrics.js'
+import { createStoreMetrics, createWorkerMetrics } from './ops/metrics.js'
 import { ChatPool } from './pool/chat-pool.js'
-import { createRealtime } from './realtime/realtime.js'
+import { createRealtime, type Realtime } from './realtime/realtime.js'
 import { databasePath } from './store/database.js'
 import { MessageReader } from './store/message-reader.js'
 import { StoreClient } from './store/store-client.js'
+import { observeCommits, StoreService } from './store/store-service.js'
 import type { CommittedMessage } from './store/write-ops.js'
 import { createTokens } from './tokens.js'
 
 /**
  * One Socket.IO worker process: its store read connection (on the event loop; writes go to the
- * primary's store thread), its Piscina pool, the fastify app and the Socket.IO server, fed
+ * primary's store thread, or to this worker's own when it is the only worker), its Piscina pool, the fastify app and the Socket.IO server, fed
  * connections by the primary. Drains on the primary's word (or its own SIGTERM/SIGINT) and
  * exits 0.
  */
@@ -38,8 +39,25 @@ export async function runWorker (config: Config): Promise<void> {
       metrics.storeReadMax.set(metrics.workerLabel, ms / 1000)
     }
   })
+  // The only worker commits its own writes on a store thread of its own: the ack and the
+  // delivery of a message then cost no IPC at all. Otherwise the primary's thread commits.
+  let realtime: Realtime | undefined
+  const localStore = workerOwnsStore(config)
+    ? new StoreService({
+      file,
+      sync: config.STORE_SYNC,
+      maxBatch: config.STORE_MAX_BATCH,
+      reply: (_requester, requestId, outcome) => writer.answered(requestId, 'results' in outcome ? outcome.results : undefined, 'error' in outcome ? outcome.error : undefined),
+      broadcast: (messages) => realtime?.onCommitted(messages),
+      onCommit: observeCommits(createStoreMetrics([metrics.registry]), logger)
+    })
+    : undefined
   const writer = new StoreClient({
     send: (message) => {
+      if (localStore !== undefined) {
+        if (message.type === 'chat:write') localStore.submit(0, message.requestId, message.ops)
+        return true
+      }
       if (process.connected !== true || process.send === undefined) return false
       process.send(message)
       return true
@@ -59,7 +77,7 @@ export async function runWorker (config: Config): Promise<void> {
   const tokens = createTokens(config.JWT_SECRET, config.TOKEN_TTL_S)
   const app = await buildApp({ config, logger, tokens, reader, writer })
   await app.ready()
-  const realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, workerId })
+  realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, workerId })
   setupWorker(realtime.io)
 
   let stopping: Promise<void> | undefined
@@ -72,6 +90,7 @@ export async function runWorker (config: Config): Promise<void> {
         await app.close()
         await pool.close()
         await writer.close()
+        await localStore?.close()
         reader.close()
         logger.info('drained; exiting')
         process.exit(0)
@@ -103,7 +122,7 @@ export async function runWorker (config: Config): Promise<void> {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
     if (control.type === 'chat:written') writer.answered(control.requestId, control.results, control.error)
-    else if (control.type === 'chat:committed') realtime.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
+    else if (control.type === 'chat:committed') realtime?.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)

@@ -108,6 +108,19 @@ export function createPrimaryMetrics () {
     rollingRestarts: new Counter({ name: 'chat_rolling_restarts_total', help: 'Rolling restarts completed', registers }),
     handoffs: new Counter({ name: 'chat_handoffs_total', help: 'Connections accepted by the primary, by where they went', labelNames: ['route'], registers }),
     overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'HTTP connections the primary answered itself with 503, by reason', labelNames: ['reason'], registers }),
+    ...createStoreMetrics(registers)
+  }
+}
+
+export type StoreMetrics = ReturnType<typeof createStoreMetrics>
+
+/**
+ * Metrics of the store writer, in whichever process owns it (the primary, or the only worker
+ * under STORE_WRITER=auto with WORKERS=1). The primary always registers them; a scrape sums the
+ * primary's and the workers' histograms, so the names stay the same wherever the writer runs.
+ */
+export function createStoreMetrics (registers: Registry[]) {
+  return {
     storeCommit: new Histogram({
       name: 'chat_store_commit_seconds',
       help: 'Store transaction latency (group commit of every worker\'s writes) in the store thread, queueing included',

@@ -65,6 +65,23 @@ export function terminate (socket: EngineSocketInternals): void {
 }
 
 /**
+ * Cuts a connection whose unsent backlog passed its bound, once: `onOverflow` hears it, later
+ * writes to it are dropped by the caller (`isCut`).
+ */
+export function cutForBacklog (socket: EngineSocketInternals, stats: OutboundStats, onOverflow: (socket: EngineSocketInternals, stats: OutboundStats) => void): void {
+  const tracked = socket as Tracked
+  if (tracked[overflowed] === true) return
+  tracked[overflowed] = true
+  onOverflow(socket, stats)
+  terminate(socket)
+}
+
+/** True once cutForBacklog cut this connection. */
+export function isCut (socket: EngineSocketInternals): boolean {
+  return (socket as Tracked)[overflowed] === true
+}
+
+/**
  * Installs coalescing and the bound on Engine.IO's Socket class (once per process; a second call
  * replaces the limits). `onOverflow` hears each socket cut for its backlog.
  */
@@ -99,10 +116,6 @@ export function installOutbound (EngineSocket: { prototype: object }, limits: Ou
     if (this[overflowed] === true) return
     const packets = this.writeBuffer.length
     const bytes = (this[queuedBytes] ?? 0) + transportBufferedBytes(this)
-    if (packets > limits.maxPackets || bytes > limits.maxBytes) {
-      this[overflowed] = true
-      onOverflow(this, { packets, bytes })
-      terminate(this)
-    }
+    if (packets > limits.maxPackets || bytes > limits.maxBytes) cutForBacklog(this, { packets, bytes }, onOverflow)
   }
 }

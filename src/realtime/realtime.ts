@@ -15,9 +15,10 @@ import { refreshAuth } from './handlers/session.js'
 import { setTyping } from './handlers/typing.js'
 import { createLimits } from './limits.js'
 import { LoadShedder } from './load-shedder.js'
-import { installOutbound, terminate, type EngineSocketInternals } from './outbound.js'
+import { installOutbound, terminate, type EngineSocketInternals, type OutboundStats } from './outbound.js'
 import { chatParser } from './parser.js'
 import { Presence } from './presence.js'
+import { RoomBroadcast } from './room-broadcast.js'
 import { RoomDirectory } from './room-directory.js'
 import { RoomFeeds } from './room-feeds.js'
 import { roomKey, type ChatServer, type ChatSocket } from './types.js'
@@ -79,13 +80,19 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     onChange: (level, p99Ms) => logger[level > 0 ? 'warn' : 'info']({ shedLevel: level, p99Ms: Math.round(p99Ms) }, 'load shedding level changed')
   })
 
+  const onOverflow = (raw: EngineSocketInternals, stats: OutboundStats): void => {
+    metrics.slowConsumers.inc()
+    logger.warn({ engineId: raw.id, ...stats }, 'slow consumer disconnected: unread backlog over its bound')
+  }
+  const broadcast = new RoomBroadcast({
+    io,
+    maxBytes: config.OUTBOUND_MAX_BYTES,
+    onOverflow,
+    onDelivered: (count) => metrics.messagesOut.inc(count)
+  })
   const feeds = new RoomFeeds({
     reader: deps.reader,
-    emit: (message: Message) => {
-      const key = roomKey(message.room)
-      io.local.to(key).emit('message', message)
-      metrics.messagesOut.inc(io.of('/').adapter.rooms.get(key)?.size ?? 0)
-    },
+    emit: (message: Message) => broadcast.offer(message),
     onGapFill: (count) => metrics.feedGapFills.inc(count),
     onMissing: (room, seq) => logger.error({ room, seq }, 'store lacks a seq below a committed one; skipping it')
   })
@@ -140,10 +147,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     maxPackets: config.OUTBOUND_MAX_PACKETS,
     maxBytes: config.OUTBOUND_MAX_BYTES,
     coalesce: config.WRITE_COALESCING
-  }, (raw, stats) => {
-    metrics.slowConsumers.inc()
-    logger.warn({ engineId: raw.id, ...stats }, 'slow consumer disconnected: unread backlog over its bound')
-  })
+  }, onOverflow)
 
   io.engine.on('connection', (raw: EngineSocketInternals & { request: { headers: unknown, rawHeaders: unknown } | null }) => {
     // The handshake request is not needed after the handshake. Engine.IO's upgrade response object
@@ -180,6 +184,8 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
       feeds.reconcile()
     } catch (error) {
       logger.error({ err: error }, 'feed reconciliation failed')
+    } finally {
+      broadcast.flush()
     }
   }, RECONCILE_INTERVAL_MS).unref()
 
@@ -205,7 +211,11 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
       io.serverSideEmit('presence:sync', deps.workerId)
     },
     onCommitted (messages) {
-      for (const [roomId, message] of messages) feeds.offer(roomId, message)
+      try {
+        for (const [roomId, message] of messages) feeds.offer(roomId, message)
+      } finally {
+        broadcast.flush()
+      }
     },
     onWorkerExit (workerId) {
       presence.removeWorker(workerId)

@@ -1,10 +1,13 @@
+import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
+import type { StoreMetrics } from '../ops/metrics.js'
 import { compiledPath } from '../paths.js'
 import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from './write-ops.js'
 
 /**
- * The cluster's one writer, in the primary: every worker's store operations arrive here over IPC
- * and are committed by a single store thread. Requests that arrive while a transaction is in
+ * The cluster's one writer: in the primary, where every worker's store operations arrive over
+ * IPC, or in the only worker (STORE_WRITER=auto with WORKERS=1), which calls it directly and so
+ * pays no IPC per message. Either way a single store thread commits. Requests that arrive while a transaction is in
  * flight (or in the same event-loop turn) go into the next one together (group commit: one fsync
  * for many messages from every worker). A single writer means `seq` is assigned without any lock
  * contention between processes, and the new messages of each transaction go out to every worker
@@ -120,5 +123,17 @@ export class StoreService {
       }
     })()
     return this.#closing
+  }
+}
+
+/** The `onCommit` that records each transaction in the store metrics and logs a failed one. */
+export function observeCommits (metrics: StoreMetrics, logger: Logger): NonNullable<StoreServiceOptions['onCommit']> {
+  return (ops, durationMs, ok) => {
+    metrics.storeCommit.observe(durationMs / 1000)
+    metrics.storeBatch.observe(ops)
+    if (!ok) {
+      metrics.storeFailures.inc()
+      logger.error({ ops }, 'store transaction failed; its sends are answered E_INTERNAL')
+    }
   }
 }
