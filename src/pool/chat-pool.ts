@@ -43,7 +43,9 @@ export class ChatPool {
     this.#inline = createTextChecker(options.policy === 'off' ? '' : readFileSync(options.termsFile, 'utf8'), options.policy)
     this.#pool = new Piscina({
       filename: compiledPath('workers', 'chat-tasks.ts'),
-      minThreads: options.threads,
+      // Started on the first long text or large page, not at start-up: most chat texts are checked
+      // inline, and an idle thread costs about 10 MB per worker.
+      minThreads: 0,
       maxThreads: options.threads,
       maxQueue: options.maxQueue,
       idleTimeout: Number.POSITIVE_INFINITY,
