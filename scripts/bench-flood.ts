@@ -1,5 +1,5 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, resultFields, measure, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, workersEnv, resultFields, measure, serverOptions, withSession } from './load/harness.js'
 import { connectFigures, deliveryFigures, failurePct, sumCounts, windowFigures, type ConnectFigures, type DeliveryFigures, type TargetResult, type WindowFigures } from './load/points.js'
 import { Args, percent, resultsDir, runAsScript, sleep, writeResults } from './load/report.js'
 import type { TargetKind } from './load/targets.js'
@@ -15,7 +15,7 @@ import type { TargetKind } from './load/targets.js'
  * flood's rate (MESSAGE_RATE_PER_S=10, MESSAGE_BURST=20: reported in the results).
  *
  *   node dist/scripts/bench-flood.js [--targets ours,plain,raw] [--levels 10,50,…] [--duration 6]
- *     [--rate 10] [--room-size 20] [--drivers N] [--workers 2] [--smoke] [--out dir]
+ *     [--rate 10] [--room-size 20] [--drivers N] [--workers N (default: the service's)] [--smoke] [--out dir]
  */
 
 export const FLOOD_LEVELS = [10, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000]
@@ -48,7 +48,7 @@ export async function benchFlood (args: Args): Promise<string> {
 
   for (const kind of targets) {
     const env = {
-      WORKERS: args.string('workers', '2'),
+      ...workersEnv(args),
       MESSAGE_RATE_PER_S: String(ratePerS),
       MESSAGE_BURST: String(2 * ratePerS)
     }

@@ -1,5 +1,5 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, resultFields, measure, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, workersEnv, resultFields, measure, serverOptions, withSession } from './load/harness.js'
 import { connectFigures, deliveryFigures, failurePct, windowFigures, type ConnectFigures, type DeliveryFigures, type TargetResult, type WindowFigures } from './load/points.js'
 import { Args, resultsDir, runAsScript, sleep, writeResults } from './load/report.js'
 import type { TargetKind } from './load/targets.js'
@@ -13,7 +13,7 @@ import type { TargetKind } from './load/targets.js'
  * deliveries are accounted: every acked message must have reached every member.
  *
  *   node dist/scripts/bench-load.js [--targets ours,plain,raw] [--levels 10,50,…] [--duration 10]
- *     [--warmup 2] [--rate 1] [--room-size 20] [--drivers N] [--workers 2] [--smoke] [--out dir]
+ *     [--warmup 2] [--rate 1] [--room-size 20] [--drivers N] [--workers N (default: the service's)] [--smoke] [--out dir]
  */
 
 export const LOAD_LEVELS = [10, 50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 2000, 3000, 5000, 7500, 10_000]
@@ -46,7 +46,7 @@ export async function benchLoad (args: Args): Promise<string> {
   const results: LoadTargetResult[] = []
 
   for (const kind of targets) {
-    const env = { WORKERS: args.string('workers', '2') }
+    const env = workersEnv(args)
     const result = await withSession(kind, { benchmark: 'load', smoke, drivers, target: serverOptions(args, env, kind), fleet: driverOptions(args, kind) }, async (session) => {
       const points: LoadPoint[] = []
       let stoppedEarly: string | undefined

@@ -1,5 +1,5 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, resultFields, serverOptions, withSession, type Session } from './load/harness.js'
+import { driverOptions, workersEnv, resultFields, serverOptions, withSession, type Session } from './load/harness.js'
 import { connectFigures, mib, sumCounts, type ConnectFigures, type TargetResult } from './load/points.js'
 import { Args, resultsDir, runAsScript, round, sleep, writeResults } from './load/report.js'
 import type { TargetKind } from './load/targets.js'
@@ -12,7 +12,7 @@ import type { TargetKind } from './load/targets.js'
  * cycles show whether memory comes back.
  *
  *   node dist/scripts/bench-memory.js [--targets ours,plain,raw] [--steps 1000,10000,…] [--max 40000]
- *     [--cycles 5] [--cycle-users 10000] [--drivers N] [--workers 2] [--smoke] [--out dir]
+ *     [--cycles 5] [--cycle-users 10000] [--drivers N] [--workers N (default: the service's)] [--smoke] [--out dir]
  */
 
 const SMOKE_STEPS = [20, 60]
@@ -87,7 +87,7 @@ export async function benchMemory (args: Args): Promise<string> {
   const results: MemoryTargetResult[] = []
 
   for (const kind of targets) {
-    const result = await withSession(kind, { benchmark: 'memory', smoke, drivers, target: serverOptions(args, { WORKERS: args.string('workers', '2') }, kind), fleet: { addressesPerDriver: 2, ...driverOptions(args, kind) } }, async (session) => {
+    const result = await withSession(kind, { benchmark: 'memory', smoke, drivers, target: serverOptions(args, workersEnv(args), kind), fleet: { addressesPerDriver: 2, ...driverOptions(args, kind) } }, async (session) => {
       await session.fleet.rate(0)
       const idle = await sampleSettled(session, settleMs)
       const points: MemoryPoint[] = []

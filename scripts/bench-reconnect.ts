@@ -1,5 +1,5 @@
 import { Fleet } from './load/fleet.js'
-import { driverOptions, resultFields, serverOptions, withSession } from './load/harness.js'
+import { driverOptions, workersEnv, resultFields, serverOptions, withSession } from './load/harness.js'
 import { Histogram, type LatencySummary } from './load/histogram.js'
 import type { Counts } from './load/fleet-messages.js'
 import { type TargetResult } from './load/points.js'
@@ -16,7 +16,7 @@ import type { TargetKind } from './load/targets.js'
  * (acked messages a reconnected member never got, live or through `since`: must be 0).
  *
  *   node dist/scripts/bench-reconnect.js [--targets ours,plain,raw] [--levels 1,2,…] [--population N]
- *     [--senders-per-room 4] [--rate 1] [--deadline 10] [--drivers N] [--workers 2] [--smoke] [--out dir]
+ *     [--senders-per-room 4] [--rate 1] [--deadline 10] [--drivers N] [--workers N (default: the service's)] [--smoke] [--out dir]
  */
 
 export const RECONNECT_LEVELS = [1, 2, 3, 5, 10, 100, 1000, 5000]
@@ -60,7 +60,7 @@ export async function benchReconnect (args: Args): Promise<string> {
   const results: Array<TargetResult<ReconnectPoint>> = []
 
   for (const kind of targets) {
-    const result = await withSession(kind, { benchmark: 'reconnect', smoke, drivers, target: serverOptions(args, { WORKERS: args.string('workers', '2') }, kind), fleet: driverOptions(args, kind) }, async (session) => {
+    const result = await withSession(kind, { benchmark: 'reconnect', smoke, drivers, target: serverOptions(args, workersEnv(args), kind), fleet: driverOptions(args, kind) }, async (session) => {
       session.status = `reconnect: connecting ${population} users`
       const grown = await session.fleet.grow(population, { roomSize, sendersPerRoom })
       if (grown.connected < population) session.progress.log(`[reconnect · ${kind}] only ${grown.connected} of ${population} users connected: ${JSON.stringify(grown.connectFailures)}`)

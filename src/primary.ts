@@ -1,10 +1,10 @@
-import cluster, { type Worker } from 'node:cluster'
+import cluster from 'node:cluster'
 import type { AddressInfo } from 'node:net'
 import { setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter'
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible'
 import type { Logger } from 'pino'
 import { createBalancer } from './cluster/balancer.js'
-import type { PrimaryToWorker, WorkerToPrimary } from './cluster/messages.js'
+import type { PrimaryToWorker, WorkerToPrimary, WriteAnswer } from './cluster/messages.js'
 import { Supervisor } from './cluster/supervisor.js'
 import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
@@ -116,22 +116,25 @@ export async function runPrimary (config: Config): Promise<void> {
 }
 
 /**
- * The cluster's one store writer, fed by the workers over IPC: `chat:write` requests in,
- * `chat:written` answers to the asking worker, `chat:committed` (new messages in seq order) to
- * every worker.
+ * The cluster's one store writer, fed by the workers over IPC: `chat:write` requests in; after
+ * each transaction one `chat:commit` to every worker, with the answers to its own requests and
+ * the transaction's new messages in seq order.
  */
 function createStore (config: Config, file: string, metrics: PrimaryMetrics, logger: Logger): StoreService {
-  const send = (worker: Worker | undefined, message: PrimaryToWorker): void => {
-    if (worker?.isConnected() === true) worker.send(message, undefined, () => {})
-  }
   const store = new StoreService({
     file,
     sync: config.STORE_SYNC,
     maxBatch: config.STORE_MAX_BATCH,
-    reply: (requester, requestId, outcome) => send(cluster.workers?.[requester], { type: 'chat:written', requestId, ...outcome }),
-    broadcast: (messages) => {
-      const message: PrimaryToWorker = { type: 'chat:committed', messagesJson: JSON.stringify(messages) }
-      for (const worker of Object.values(cluster.workers ?? {})) send(worker, message)
+    // One message per worker per transaction: its answers and the transaction's new messages.
+    deliver: (answers, messages) => {
+      const messagesJson = messages.length > 0 ? JSON.stringify(messages) : undefined
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker === undefined || !worker.isConnected()) continue
+        const own = answers.filter((answer) => answer.requester === worker.id).map(({ requestId, results, error }): WriteAnswer => ({ requestId, ...(results === undefined ? {} : { results }), ...(error === undefined ? {} : { error }) }))
+        if (own.length === 0 && messagesJson === undefined) continue
+        const message: PrimaryToWorker = { type: 'chat:commit', answers: own, ...(messagesJson === undefined ? {} : { messagesJson }) }
+        worker.send(message, undefined, () => {})
+      }
     },
     onCommit: observeCommits(metrics, logger)
   })

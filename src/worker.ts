@@ -47,8 +47,10 @@ export async function runWorker (config: Config): Promise<void> {
       file,
       sync: config.STORE_SYNC,
       maxBatch: config.STORE_MAX_BATCH,
-      reply: (_requester, requestId, outcome) => writer.answered(requestId, 'results' in outcome ? outcome.results : undefined, 'error' in outcome ? outcome.error : undefined),
-      broadcast: (messages) => realtime?.onCommitted(messages),
+      deliver: (answers, messages) => {
+        for (const answer of answers) writer.answered(answer.requestId, answer.results, answer.error)
+        if (messages.length > 0) realtime?.onCommitted(messages)
+      },
       onCommit: observeCommits(createStoreMetrics([metrics.registry]), logger)
     })
     : undefined
@@ -121,8 +123,10 @@ export async function runWorker (config: Config): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
-    if (control.type === 'chat:written') writer.answered(control.requestId, control.results, control.error)
-    else if (control.type === 'chat:committed') realtime?.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
+    if (control.type === 'chat:commit') {
+      for (const answer of control.answers) writer.answered(answer.requestId, answer.results, answer.error)
+      if (control.messagesJson !== undefined) realtime?.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
+    }
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)

@@ -54,6 +54,12 @@ export function serverOptions (args: Args, ourEnv: Record<string, string>, name:
 }
 
 /** With `--driver-prof DIR`, a CPU profile of every driver process into DIR/<name>. */
+/** WORKERS for our server: `--workers N` when given, else the service's own default. */
+export function workersEnv (args: Args): Record<string, string> {
+  const workers = args.optional('workers')
+  return workers === undefined ? {} : { WORKERS: workers }
+}
+
 export function driverOptions (args: Args, name: string): { cpuProfileDir?: string } {
   const dir = args.optional('driver-prof')
   return dir === undefined ? {} : { cpuProfileDir: join(resolve(dir), name) }

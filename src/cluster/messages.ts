@@ -24,14 +24,21 @@ export type PrimaryToWorker =
   | { type: 'chat:worker-exit', workerId: string }
   | { type: 'chat:drain', deadlineMs: number }
   | { type: 'chat:memory', requestId: number, gc: boolean }
-  /** The outcome of one `chat:write`: a result per op, or why the whole transaction failed. */
-  | { type: 'chat:written', requestId: number, results?: WriteResult[], error?: string }
   /**
-   * New messages of one transaction, in commit (seq) order, sent to every worker: a JSON array of
-   * CommittedMessage, encoded once in the primary (a string is copied, not walked, by the IPC
+   * One store transaction, as it concerns one worker, in one message: the outcome of each of its
+   * `chat:write` requests in the transaction (a result per op, or why the transaction failed), and
+   * the transaction's new messages in commit (seq) order, which every worker gets: a JSON array of
+   * CommittedMessage encoded once in the primary (a string is copied, not walked, by the IPC
    * serializer, so one more worker costs a copy instead of another structured clone).
    */
-  | { type: 'chat:committed', messagesJson: string }
+  | { type: 'chat:commit', answers: WriteAnswer[], messagesJson?: string }
+
+/** The outcome of one `chat:write` request. */
+export interface WriteAnswer {
+  requestId: number
+  results?: WriteResult[]
+  error?: string
+}
 
 export function isControlMessage (value: unknown): value is { type: string } {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' &&

@@ -61,7 +61,7 @@ export class StoreClient {
     return oldest === undefined ? 0 : performance.now() - oldest.at
   }
 
-  /** Handles the primary's `chat:written` answer. */
+  /** Handles the answer to one request (from the primary's `chat:commit`, or the local store). */
   answered (requestId: number, results: WriteResult[] | undefined, error: string | undefined): void {
     const entries = this.#requests.get(requestId)
     if (entries === undefined) return

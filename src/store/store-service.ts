@@ -18,12 +18,22 @@ export interface StoreServiceOptions {
   file: string
   sync: 'full' | 'normal'
   maxBatch: number
-  /** Answers one request: a result per op, or the error that failed its transaction. */
-  reply: (requester: number, requestId: number, outcome: { results: WriteResult[] } | { error: string }) => void
-  /** Sends the new messages of a committed transaction to every worker, in seq order. */
-  broadcast: (messages: CommittedMessage[]) => void
+  /**
+   * Hears each transaction once it is over: the answer to every request in it (a result per op,
+   * or the error that failed the transaction) and its new messages in seq order (none when it
+   * failed), so a worker can get both in one message.
+   */
+  deliver: (answers: Answer[], messages: CommittedMessage[]) => void
   /** Hears each transaction's size, duration and outcome. */
   onCommit?: (ops: number, durationMs: number, ok: boolean) => void
+}
+
+/** The answer to one request: its requester (a worker id) and a result per op, or an error. */
+export interface Answer {
+  requester: number
+  requestId: number
+  results?: WriteResult[]
+  error?: string
 }
 
 interface Request {
@@ -56,7 +66,7 @@ export class StoreService {
   /** Queues one worker's request for the next transaction. */
   submit (requester: number, requestId: number, ops: WriteOp[]): void {
     if (this.#closing !== undefined) {
-      this.#options.reply(requester, requestId, { error: 'store is closing' })
+      this.#options.deliver([{ requester, requestId, error: 'store is closing' }], [])
       return
     }
     this.#queue.push({ requester, requestId, ops })
@@ -85,10 +95,11 @@ export class StoreService {
       (results: WriteResult[]) => {
         this.#options.onCommit?.(ops.length, performance.now() - started, true)
         let offset = 0
-        for (const request of batch) {
-          this.#options.reply(request.requester, request.requestId, { results: results.slice(offset, offset + request.ops.length) })
+        const answers: Answer[] = batch.map((request) => {
+          const answer = { requester: request.requester, requestId: request.requestId, results: results.slice(offset, offset + request.ops.length) }
           offset += request.ops.length
-        }
+          return answer
+        })
         const committed: CommittedMessage[] = []
         for (let i = 0; i < ops.length; i++) {
           const op = ops[i] as WriteOp
@@ -96,12 +107,12 @@ export class StoreService {
           if (op.kind !== 'append' || result.kind !== 'append' || result.duplicate) continue
           committed.push([op.roomId, { id: result.id, room: op.room, seq: result.seq, userId: op.userId, username: op.username, text: op.text, ts: result.ts, clientMsgId: op.clientMsgId }])
         }
-        if (committed.length > 0) this.#options.broadcast(committed)
+        this.#options.deliver(answers, committed)
       },
       (error: unknown) => {
         this.#options.onCommit?.(ops.length, performance.now() - started, false)
         const message = error instanceof Error ? error.message : String(error)
-        for (const request of batch) this.#options.reply(request.requester, request.requestId, { error: message })
+        this.#options.deliver(batch.map((request) => ({ requester: request.requester, requestId: request.requestId, error: message })), [])
       }
     ).finally(() => {
       this.#inFlight = undefined
