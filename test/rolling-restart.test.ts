@@ -12,8 +12,10 @@ import { recoveringReceiver, type RecoveringReceiver } from './helpers/recoverin
 
 const FAST = { MESSAGE_RATE_PER_S: '1000', MESSAGE_BURST: '1000', EVENT_RATE_PER_S: '1000', EVENT_BURST: '1000' }
 
-t.test('rolling restart under traffic', async (t) => {
-  const cluster = await startCluster(t, { env: FAST })
+for (const workers of [2, 1]) t.test(`rolling restart under traffic, ${workers} worker(s)`, async (t) => {
+  // With one worker, that worker commits its own writes (STORE_WRITER=auto): old and new worker
+  // both write while they overlap, and the new one catches up on the old one's commits.
+  const cluster = await startCluster(t, { workers, env: FAST })
   const before = cluster.workerPids()
   const receivers: RecoveringReceiver[] = []
   for (let i = 0; i < 6; i++) receivers.push(await recoveringReceiver(t, cluster.url, (await signIn(cluster.url, `r${i}`)).token, 'deploy'))
@@ -61,8 +63,8 @@ t.test('rolling restart under traffic', async (t) => {
   await Promise.all([sending, probing])
 
   const after = cluster.workerPids()
-  t.equal(after.length, 2, 'two workers serve after the restart')
-  t.ok(after.every((pid) => !before.includes(pid)), 'both were replaced by fresh processes')
+  t.equal(after.length, workers, `${workers} worker(s) serve after the restart`)
+  t.ok(after.every((pid) => !before.includes(pid)), 'every worker was replaced by a fresh process')
   t.equal(probes.healthFailed, 0, `health answered throughout (${probes.health} probes)`)
   t.equal(probes.connectsFailed, 0, `new connections were accepted throughout (${probes.connects} probes)`)
   t.equal((await fetch(`${cluster.url}/readyz`)).status, 200)
@@ -72,6 +74,6 @@ t.test('rolling restart under traffic', async (t) => {
   for (const [i, receiver] of receivers.entries()) {
     const seqs = receiver.received.map((m) => m.seq)
     t.same(seqs, Array.from({ length: seqs.length }, (_, k) => k + 1), `receiver ${i}: every message once, in order (${seqs.length})`)
-    t.ok(receiver.reconnects <= 2, `receiver ${i} reconnected ${receiver.reconnects} time(s): only when its own worker was replaced`)
+    t.ok(receiver.reconnects <= workers, `receiver ${i} reconnected ${receiver.reconnects} time(s): only when its own worker was replaced`)
   }
 })

@@ -59,6 +59,8 @@ export class StoreService {
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 1,
+      // Commit latency is measured by onCommit; Piscina's own histograms would only cost time.
+      recordTiming: false,
       workerData
     })
   }
