@@ -65,7 +65,7 @@ export class MessageReader {
     this.#staff = this.#db.prepare("SELECT user_id, role FROM memberships WHERE room_id = ? AND role <> 'member'")
     this.#memberships = this.#db.prepare(
       'SELECT rooms.name, rooms.visibility, rooms.direct, memberships.role FROM memberships JOIN rooms ON rooms.id = memberships.room_id ' +
-      'WHERE memberships.user_id = ? ORDER BY rooms.name')
+      'WHERE memberships.user_id = ?')
   }
 
   /** The room with its visibility, or undefined when it was never created. */
@@ -90,7 +90,9 @@ export class MessageReader {
 
   /** Every room the user is a member of, by name. */
   memberships (userId: string): Membership[] {
-    return this.#memberships.all(userId).map((row) => ({ room: row.name, visibility: row.visibility, role: row.role, direct: row.direct !== 0 }))
+    return this.#memberships.all(userId)
+      .map((row) => ({ room: row.name, visibility: row.visibility, role: row.role, direct: row.direct !== 0 }))
+      .sort((a, b) => a.room < b.room ? -1 : a.room > b.room ? 1 : 0)
   }
 
   /** The room's id and current last seq, or undefined when it was never created. */
