@@ -96,7 +96,7 @@ export function joinRoom (context: RealtimeContext) {
 }
 
 /** The room and the user's role in it, once the user may join it (made a member if needed). */
-async function admit (context: RealtimeContext, userId: string, name: string): Promise<{ room: RoomInfo, role: MemberRole }> {
+async function admit (context: Pick<RealtimeContext, 'writer' | 'rooms' | 'reader' | 'config'>, userId: string, name: string): Promise<{ room: RoomInfo, role: MemberRole }> {
   const found = context.rooms.find(name)
   if (found !== undefined) {
     const role = context.reader.role(found.id, userId)
@@ -113,7 +113,7 @@ async function admit (context: RealtimeContext, userId: string, name: string): P
 }
 
 /** `room:create`: a new room owned by its creator, who is not subscribed until it joins. */
-export function createRoom (context: RealtimeContext) {
+export function createRoom (context: Pick<RealtimeContext, 'writer' | 'rooms' | 'config'>) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack<RoomCreateOk>> => {
     const { room: name, visibility = 'public' } = parse(roomCreatePayload, payload)
     if (name.startsWith(DIRECT_ROOM_PREFIX)) throw new ChatError('E_VALIDATION', `room names starting with ${DIRECT_ROOM_PREFIX} are reserved for direct messages`)
