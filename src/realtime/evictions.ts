@@ -1,13 +1,12 @@
 import type { RoomRemovedEvent } from '../protocol/events.js'
 import type { RealtimeContext } from './context.js'
 import { leave } from './handlers/rooms.js'
-import { roomKey } from './types.js'
 
 /**
  * Taking a kicked or banned user out of a room on every worker. The store has already ended the
- * membership (so no connection can join again); this takes every connection of the user that is
- * in the room out of it now, on this worker and, through the cluster adapter, on every other one,
- * and tells each `room:removed`. The moderator's ack waits for every worker's answer, so once it
+ * membership (so no connection can join again); this takes every connection of the user out of
+ * the room now, on this worker and, through the cluster adapter, on every other one, and tells
+ * each `room:removed`. The moderator's ack waits for every worker's answer, so once it
  * arrives no connection of the user receives the room's messages.
  */
 
@@ -17,20 +16,20 @@ export interface Eviction extends RoomRemovedEvent {
 
 type EvictionContext = Pick<RealtimeContext, 'io' | 'logger' | 'presence' | 'feeds'>
 
-/** Takes the user's local connections out of the room; returns how many there were. */
+/**
+ * Takes the user's local connections out of the room and tells each of them, in the room or not
+ * (another tab shows the room in its list); returns how many were told. A scan of the worker's
+ * connections: moderation is rare, and no per-user index costs memory on every connection.
+ */
 export function evictLocal (context: EvictionContext, eviction: Eviction): number {
-  const nsp = context.io.of('/')
-  const ids = nsp.adapter.rooms.get(roomKey(eviction.room))
-  if (ids === undefined) return 0
-  let evicted = 0
-  for (const id of [...ids]) {
-    const socket = nsp.sockets.get(id)
-    if (socket?.data.userId !== eviction.userId) continue
+  let told = 0
+  for (const socket of context.io.of('/').sockets.values()) {
+    if (socket.data.userId !== eviction.userId) continue
     leave(context, socket, eviction.room)
     socket.emit('room:removed', { room: eviction.room, reason: eviction.reason })
-    evicted++
+    told++
   }
-  return evicted
+  return told
 }
 
 /** Evicts on every worker; resolves once each has answered (or the adapter's wait ran out). */
