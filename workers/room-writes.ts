@@ -49,7 +49,11 @@ export function createRoomWrites (db: Database.Database) {
   const addBan = db.prepare<[number, string, string, number]>(
     'INSERT INTO bans (room_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?) ON CONFLICT (room_id, user_id) DO NOTHING')
   const removeBan = db.prepare<[number, string]>('DELETE FROM bans WHERE room_id = ? AND user_id = ?')
-  const userExists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM users WHERE id = ?')
+  // A user the service knows: signed in through POST /api/sessions (a users row), or, with tokens
+  // minted elsewhere, seen as a member of some room.
+  const userKnown = db.prepare<[string, string], { one: number }>(
+    'SELECT 1 AS one FROM users WHERE id = ? UNION ALL SELECT 1 FROM memberships WHERE user_id = ? LIMIT 1')
+  const isKnownUser = (userId: string): boolean => userKnown.get(userId, userId) !== undefined
   const findMessage = db.prepare<[string, number], { seq: number, user_id: string, deleted: number }>(
     'SELECT seq, user_id, deleted FROM messages WHERE id = ? AND room_id = ?')
   const tombstone = db.prepare<[number, number]>("UPDATE messages SET text = '', deleted = 1 WHERE room_id = ? AND seq = ?")
@@ -105,32 +109,34 @@ export function createRoomWrites (db: Database.Database) {
     if (RANK[actorRole] < RANK[needed]) return result(false, refuse('E_FORBIDDEN', `${op.action} needs the ${needed} role`))
     if (room.direct !== 0) return result(false, refuse('E_FORBIDDEN', 'a direct-message room has no moderation'))
     const targetRole = roleOf.get(op.roomId, op.userId)?.role
-    if (targetRole === 'owner') return result(false, refuse('E_FORBIDDEN', `nobody can ${op.action === 'role' ? 'change the role of' : op.action} the owner`))
 
     switch (op.action) {
       case 'invite':
-        if (userExists.get(op.userId) === undefined) return result(false, refuse('E_VALIDATION', 'unknown userId'))
+        if (targetRole !== undefined) return result(false)
+        if (!isKnownUser(op.userId)) return result(false, refuse('E_VALIDATION', 'unknown userId'))
         if (isBanned.get(op.roomId, op.userId) !== undefined) return result(false, refuse('E_FORBIDDEN', 'that user is banned from the room; unban first'))
         return result(addMember.run(op.roomId, op.userId, 'member', ts).changes > 0)
       case 'kick':
       case 'ban':
+        if (targetRole === 'owner') return result(false, refuse('E_FORBIDDEN', `nobody can ${op.action} the owner`))
         if (targetRole !== undefined && RANK[targetRole] >= RANK[actorRole]) {
           return result(false, refuse('E_FORBIDDEN', `only the owner can ${op.action} a moderator`))
         }
         if (op.action === 'kick') return result(removeMember.run(op.roomId, op.userId).changes > 0)
-        if (userExists.get(op.userId) === undefined) return result(false, refuse('E_VALIDATION', 'unknown userId'))
+        if (!isKnownUser(op.userId)) return result(false, refuse('E_VALIDATION', 'unknown userId'))
         removeMember.run(op.roomId, op.userId)
         return result(addBan.run(op.roomId, op.userId, op.actorId, ts).changes > 0)
       case 'unban':
         return result(removeBan.run(op.roomId, op.userId).changes > 0)
       case 'role':
+        if (targetRole === 'owner') return result(false, refuse('E_FORBIDDEN', 'nobody can change the role of the owner'))
         if (targetRole === undefined) return result(false, refuse('E_VALIDATION', 'that user is not a member of the room'))
         return result(setRole.run(op.role ?? 'member', op.roomId, op.userId).changes > 0 && targetRole !== op.role)
     }
   }
 
   function openDirect (op: OpenDirectOp, ts: number): OpenDirectResult {
-    if (userExists.get(op.otherUserId) === undefined) return { kind: 'dm-open', refusal: refuse('E_VALIDATION', 'unknown userId') }
+    if (!isKnownUser(op.otherUserId)) return { kind: 'dm-open', refusal: refuse('E_VALIDATION', 'unknown userId') }
     let found = findRoom.get(op.name)
     if (found === undefined) {
       const id = Number(insertRoom.run(op.name, ts, 'private', 1, null).lastInsertRowid)

@@ -22,10 +22,10 @@ import { stopTyping } from './typing.js'
 /**
  * `room:create`, `room:join` and `room:leave`. Joining needs membership: a public room makes its
  * joiner a member (unless banned), a private room admits its members only, and a room that does
- * not exist is created public with its joiner as owner. A join answers what the client missed (after `since`, or the
- * latest page) up to the room feed's cursor; right after the ack, in the same turn, the socket
- * gets whatever the feed delivered meanwhile and enters the room, so every later message reaches
- * it live: none is missed, none comes twice, all in seq order.
+ * not exist is created public with its joiner as owner. A join answers what the client missed
+ * (after `since`, or the latest page) up to the room feed's cursor; right after the ack, in the
+ * same turn, the socket gets whatever the feed delivered meanwhile and enters the room, so every
+ * later message reaches it live: none is missed, none comes twice, all in seq order.
  */
 
 export function joinRoom (context: RealtimeContext) {
