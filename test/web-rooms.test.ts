@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { startCluster } from './helpers/cluster.js'
+import { ROOT, startCluster } from './helpers/cluster.js'
 
 /**
  * The web page's rooms and moderation in Debian's headless Chromium against the real cluster:
@@ -12,6 +13,7 @@ import { startCluster } from './helpers/cluster.js'
  */
 
 const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOTS = join(ROOT, '.tap', 'screenshots')
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
@@ -89,7 +91,8 @@ if (!existsSync(CHROMIUM)) {
     // The owner invites bob by the id copied from bob's page, with the keyboard.
     await owner.page.getByLabel('Invite by user id').fill(bobId)
     await owner.page.getByLabel('Invite by user id').press('Enter')
-    await owner.page.locator('#notice', { hasText: `Invited ${bobId} to #hq.` }).waitFor()
+    await owner.page.locator('#notice.info', { hasText: `Invited ${bobId} to #hq.` }).waitFor()
+    t.pass('the invitation is confirmed as news, not as an error')
     await bob.page.getByLabel('Room', { exact: true }).fill('hq')
     await bob.page.getByLabel('Room', { exact: true }).press('Enter')
     t.same(await texts(bob.page, 1), ['welcome to hq'], 'invited, bob joins and reads the room')
@@ -115,6 +118,9 @@ if (!existsSync(CHROMIUM)) {
     await bob.page.locator('#room-kind', { hasText: 'Private room · you are moderator' }).waitFor()
     await owner.page.locator('#members li', { hasText: 'bob' }).locator('.role', { hasText: 'moderator' }).waitFor()
     t.pass('both pages show the new moderator')
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    writeFileSync(join(SCREENSHOTS, 'web-rooms-owner.png'), await owner.page.screenshot())
+    t.comment(`screenshot in ${SCREENSHOTS}`)
     t.ok(await bob.page.locator('#invite-form').isVisible(), 'a moderator may invite')
     t.equal(await bob.page.getByRole('button', { name: 'Kick: olivia' }).count(), 0, 'nobody is offered to kick the owner')
     await owner.page.getByRole('button', { name: 'Remove moderator: bob' }).click()

@@ -302,7 +302,7 @@ async function invite (userId: string): Promise<void> {
   try {
     await client.invite(room, userId)
     view.inviteInput.value = ''
-    notice.show(`Invited ${userId} to #${room}.`)
+    notice.info(`Invited ${userId} to #${room}.`)
   } catch (error) {
     notice.show(`Invitation not sent: ${describeError(error as ClientError)}`)
   }
@@ -320,7 +320,7 @@ async function moderate (action: MemberAction, member: Member): Promise<void> {
     else if (action === 'ban') await client.ban(current, member.userId)
     else await client.setRole(current, member.userId, action === 'promote' ? 'moderator' : 'member')
     const done = { kick: 'was kicked', ban: 'was banned', promote: 'is now a moderator', demote: 'is no longer a moderator' }[action]
-    notice.show(`${member.username} ${done}.`)
+    notice.info(`${member.username} ${done}.`)
   } catch (error) {
     notice.show(describeError(error as ClientError))
   }
