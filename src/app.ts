@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import { clusterRateLimitStore } from './http/cluster-rate-limit-store.js'
 import { installErrorHandlers } from './http/errors.js'
 import { messageRoutes } from './http/messages.js'
+import { roomRoutes } from './http/rooms.js'
 import { sessionRoutes } from './http/sessions.js'
 import { webRoutes } from './http/web.js'
 import type { MessageReader } from './store/message-reader.js'
@@ -44,6 +45,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     await app.register(sessionRoutes, { tokens: deps.tokens, writer: deps.writer, perMinute: deps.config.REST_SESSIONS_PER_MIN })
   }
   await app.register(messageRoutes, { tokens: deps.tokens, reader: deps.reader, perMinute: deps.config.REST_READS_PER_MIN })
+  await app.register(roomRoutes, { tokens: deps.tokens, reader: deps.reader, perMinute: deps.config.REST_READS_PER_MIN })
   await app.register(webRoutes)
   return app
 }

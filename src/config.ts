@@ -63,6 +63,8 @@ const schema = z.object({
   EVENT_BURST: int(1, 1_000_000).default(100),
   SOCKET_MAX_QUEUED_EVENTS: int(1, 100_000).default(32),
   ROOMS_PER_SOCKET: int(1, 100_000).default(100),
+  ROOMS_CREATED_PER_HOUR: int(1, 1_000_000).default(20),
+  ROOMS_CREATED_MAX: int(1, 100_000_000).default(200),
   STORE_MAX_BACKLOG: int(1, 10_000_000).default(20_000),
   REST_SESSIONS_PER_MIN: int(1, 1_000_000).default(30),
   REST_READS_PER_MIN: int(1, 1_000_000).default(300),

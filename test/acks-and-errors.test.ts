@@ -78,6 +78,21 @@ t.test('ack shapes and error codes', async (t) => {
     t.match(await request(socket, 'room:join', { room: 'acks' }), { ok: true }, 'the socket still works')
   })
 
+  t.test('1.1 events: validation first, then membership; bad input never disconnects', async (t) => {
+    const bad: Array<[string, unknown]> = [
+      ['room:create', { room: 'Bad Room' }], ['room:create', { room: 'ok', visibility: 'hidden' }], ['room:create', 'acks'],
+      ['room:invite', { room: 'acks' }], ['room:invite', { room: 'acks', userId: '' }], ['room:invite', { room: 'acks', userId: 7 }],
+      ['room:kick', { room: 'NOPE', userId: 'u' }], ['room:ban', null], ['room:unban', { userId: 'u' }],
+      ['room:role', { room: 'acks', userId: 'u', role: 'owner' }], ['room:role', { room: 'acks', userId: 'u' }],
+      ['dm:open', {}], ['dm:open', { userId: 'x'.repeat(129) }], ['dm:open', []],
+      ['message:delete', { room: 'acks' }], ['message:delete', { room: 'acks', id: '' }], ['message:delete', { room: 'elsewhere', id: 'x'.repeat(65) }]
+    ]
+    for (const [event, payload] of bad) await expectError(event, payload, 'E_VALIDATION', `${event} ${JSON.stringify(payload)}`)
+    await expectError('message:delete', { room: 'elsewhere', id: 'some-id' }, 'E_NOT_MEMBER', 'delete in a public room never joined')
+    await expectError('room:kick', { room: 'never-made', userId: 'someone' }, 'E_FORBIDDEN', 'moderation of a room that does not exist')
+    t.ok(socket.connected, 'still connected')
+  })
+
   t.test('auth:refresh', async (t) => {
     const fresh = await signIn(cluster.url, 'alice')
     t.match(await request(socket, 'auth:refresh', { token: fresh.token }), { ok: true, expiresAt: String })

@@ -37,7 +37,12 @@ t.test('recovery with since, history paging and REST pages', async (t) => {
     since = ack.missed.at(-1)!.seq
   }
   t.same(seen.map((m) => m.seq), range(121, 250), 'since recovery misses nothing and repeats nothing')
-  t.same((await request<RoomJoinOk>(r, 'room:join', { room: 'pages', since: 250 })), { ok: true, room: 'pages', seq: 250, missed: [], hasMore: false, members: recent.members })
+  // Every 1.0 field as it was (1.1 only adds fields: visibility, role, staff, direct).
+  const caughtUp = await request<RoomJoinOk>(r, 'room:join', { room: 'pages', since: 250 })
+  const { visibility, role, staff, direct, ...fields1v0 } = caughtUp as RoomJoinOk & { ok: true }
+  t.same(fields1v0, { ok: true, room: 'pages', seq: 250, missed: [], hasMore: false, members: recent.members })
+  t.same({ visibility, role, direct }, { visibility: 'public', role: 'member', direct: false })
+  t.equal(staff?.length, 1, 'the owner (the room was made by a join)')
 
   // history pages backwards: newest page first, each page ascending.
   const pages: number[][] = []

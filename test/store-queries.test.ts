@@ -25,7 +25,15 @@ t.test('query plans use the primary key and the idempotency index', async (t) =>
     ['page forwards (join with since, gap fill, REST after)', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`, [1, 10, 100, 50]],
     ['idempotency check', 'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?', [1, 'u', 'c']],
     ['room by name', 'SELECT id, last_seq FROM rooms WHERE name = ?', ['lobby']],
-    ['user by name', 'SELECT id, username FROM users WHERE username = ?', ['alice']]
+    ['user by name', 'SELECT id, username FROM users WHERE username = ?', ['alice']],
+    ['room with visibility', 'SELECT id, visibility, direct FROM rooms WHERE name = ?', ['lobby']],
+    ['role of a member', 'SELECT role FROM memberships WHERE room_id = ? AND user_id = ?', [1, 'u']],
+    ['ban', 'SELECT 1 AS one FROM bans WHERE room_id = ? AND user_id = ?', [1, 'u']],
+    ['owner and moderators', "SELECT user_id, role FROM memberships WHERE room_id = ? AND role <> 'member'", [1]],
+    ["a user's rooms", 'SELECT rooms.name, rooms.visibility, rooms.direct, memberships.role FROM memberships JOIN rooms ON rooms.id = memberships.room_id WHERE memberships.user_id = ?', ['u']],
+    ['rooms created in the last hour', 'SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM rooms WHERE created_by = ? AND created_at > ?', ['u', 0]],
+    ['rooms created in all', 'SELECT COUNT(*) AS count FROM rooms WHERE created_by = ?', ['u']],
+    ['message to delete', 'SELECT seq, user_id, deleted FROM messages WHERE id = ? AND room_id = ?', ['m', 1]]
   ]
   for (const [label, sql, params] of queries) {
     const detail = plan(sql, ...params)

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { workerData } from 'node:worker_threads'
 import { openDatabase } from '../src/store/database.js'
 import type { AppendOp, WriteOp, WriteResult, WriterThreadData } from '../src/store/write-ops.js'
+import { createRoomWrites } from './room-writes.js'
 
 /**
  * The store thread (in the primary, see src/store/store-service.ts): the only place the service
@@ -27,10 +28,9 @@ const setLastSeq = db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?')
 const insertMessage = db.prepare(
   'INSERT INTO messages (room_id, seq, id, user_id, username, text, ts, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
   'ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING')
-const insertRoom = db.prepare('INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING')
-const findRoom = db.prepare<[string], { id: number, last_seq: number }>('SELECT id, last_seq FROM rooms WHERE name = ?')
 const insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING')
 const findUser = db.prepare<[string], { id: string, username: string }>('SELECT id, username FROM users WHERE username = ?')
+const rooms = createRoomWrites(db)
 
 /** A UUIDv7: time-ordered, so message ids sort roughly by creation. */
 function uuidv7 (ts: number): string {
@@ -73,16 +73,21 @@ const commitBatch = db.transaction((ops: WriteOp[]): WriteResult[] => {
     switch (op.kind) {
       case 'append':
         return append(op, ts, seqs)
-      case 'room': {
-        insertRoom.run(op.name, ts)
-        const room = findRoom.get(op.name) as { id: number, last_seq: number }
-        return { kind: 'room', id: room.id, lastSeq: seqs.get(room.id) ?? room.last_seq }
-      }
       case 'user': {
         insertUser.run(randomUUID(), op.username, ts)
         const user = findUser.get(op.username) as { id: string, username: string }
         return { kind: 'user', userId: user.id, username: user.username }
       }
+      case 'room-create':
+        return rooms.createRoom(op, ts)
+      case 'room-enter':
+        return rooms.enterRoom(op, ts)
+      case 'moderate':
+        return rooms.moderate(op, ts)
+      case 'dm-open':
+        return rooms.openDirect(op, ts)
+      case 'message-delete':
+        return rooms.deleteMessage(op)
     }
   })
   for (const [roomId, seq] of seqs) setLastSeq.run(seq, roomId)

@@ -1,15 +1,15 @@
 import { Emitter } from '@socket.io/component-emitter'
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client'
-import type { ConnectErrorData } from '../protocol/events.js'
-import type { Member } from '../protocol/schemas.js'
+import type { ClientEventName, ConnectErrorData } from '../protocol/events.js'
+import type { Member, Visibility } from '../protocol/schemas.js'
 import { backoffDelayMs, sleep, type BackoffOptions } from './backoff.js'
 import type { ChatClientEvents, ConnectionChange, ConnectionState, Emit, HistoryPage, SendOutcome } from './client-events.js'
-import { ChatClientError, CLOSED, type ClientError } from './errors.js'
+import { ChatClientError, CLOSED, NO_ANSWER, type ClientError } from './errors.js'
 import { newClientMsgId, Outbox } from './outbox.js'
 import { HISTORY_DEFAULT_LIMIT, ROOM_PATTERN } from '../protocol/limits.js'
-import { createRequester, type ChatSocket, type Requester } from './request.js'
-import { RoomFeed } from './room-feed.js'
-import { sessionLifetimeMs, signIn, type Session } from './session.js'
+import { createRequester, type AckOf, type ChatSocket, type PayloadOf, type Requester } from './request.js'
+import { RoomFeed, type RoomInfo } from './room-feed.js'
+import { sessionLifetimeMs, signIn, signUp, type Account, type Session } from './session.js'
 
 /**
  * A chat client for browsers and Node: signs in, keeps one Socket.IO connection up (socket.io's
@@ -39,6 +39,14 @@ const MAX_UNAUTHORIZED_IN_A_ROW = 3
 const REFRESH_AT_LIFETIME_SHARE = 0.8
 const MAX_TIMER_MS = 2 ** 31 - 1
 const TRANSIENT_SIGN_IN_ERRORS = new Set(['E_NETWORK', 'E_RATE_LIMITED', 'E_OVERLOADED', 'E_INTERNAL'])
+
+/** One of the caller's rooms, as `GET /api/rooms` lists it. */
+export interface RoomMembership {
+  room: string
+  visibility: Visibility
+  role: 'owner' | 'moderator' | 'member'
+  direct: boolean
+}
 
 export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
   readonly #options: ChatClientOptions
@@ -86,11 +94,19 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
     return this.#session
   }
 
-  /** Signs in with a username (`POST /api/sessions`); connect() then uses the token. */
-  async signIn (username: string): Promise<Session> {
-    const session = await signIn(this.#options.url, username, this.#options.fetch)
+  /**
+   * Signs in (`POST /api/sessions`): with a username alone as a guest, or into an account with its
+   * password; connect() then uses the token.
+   */
+  async signIn (username: string, password?: string): Promise<Session> {
+    const session = await signIn(this.#options.url, username, this.#options.fetch, password)
     this.useSession(session)
     return session
+  }
+
+  /** Creates an account (`POST /api/users`); sign in with it afterwards. */
+  async signUp (username: string, password: string): Promise<Account> {
+    return await signUp(this.#options.url, username, password, this.#options.fetch)
   }
 
   /** Uses a session obtained earlier (a token kept by the app). */
@@ -130,6 +146,16 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
       this.#emit('presence', event)
     })
     socket.on('typing', (event) => this.#emit('typing', event))
+    socket.on('room:removed', (event) => {
+      // Kicked or banned: stop keeping the room joined (a rejoin would be refused or unwanted).
+      if (this.#rooms.delete(event.room)) this.#notify()
+      this.#emit('removed', event)
+    })
+    socket.on('message:deleted', (event) => this.#emit('deleted', event))
+    socket.on('room:role', (event) => {
+      this.#rooms.get(event.room)?.role(event, this.#session?.userId)
+      this.#emit('role', event)
+    })
     this.#setState('connecting')
     socket.connect()
   }
@@ -198,6 +224,65 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
     if (this.#rooms.get(room)?.joined === true) void this.#sendTyping(room, typing)
   }
 
+  /** Creates a room this user owns (not joined: join() it). E_CONFLICT when the name exists. */
+  async createRoom (room: string, visibility: Visibility = 'public'): Promise<void> {
+    await this.#command('room:create', { room, visibility })
+  }
+
+  /** Lets a user join a private room (owner or moderator). */
+  async invite (room: string, userId: string): Promise<void> {
+    await this.#command('room:invite', { room, userId })
+  }
+
+  /** Takes a user out of a room on every connection (owner or moderator). */
+  async kick (room: string, userId: string): Promise<void> {
+    await this.#command('room:kick', { room, userId })
+  }
+
+  /** Kicks a user and keeps them out until unbanned (owner or moderator). */
+  async ban (room: string, userId: string): Promise<void> {
+    await this.#command('room:ban', { room, userId })
+  }
+
+  async unban (room: string, userId: string): Promise<void> {
+    await this.#command('room:unban', { room, userId })
+  }
+
+  /** Makes a member a moderator or back (owner only). */
+  async setRole (room: string, userId: string, role: 'moderator' | 'member'): Promise<void> {
+    await this.#command('room:role', { room, userId, role })
+  }
+
+  /** The direct-message room with another user (the same from either side); join() it to chat. */
+  async openDirect (userId: string): Promise<string> {
+    return (await this.#command('dm:open', { userId })).room
+  }
+
+  /** Deletes a message (its author, or the room's owner or a moderator). */
+  async deleteMessage (room: string, id: string): Promise<void> {
+    await this.#command('message:delete', { room, id })
+  }
+
+  /** The signed-in user's rooms (`GET /api/rooms`). */
+  async listRooms (): Promise<RoomMembership[]> {
+    const token = this.#session?.token
+    if (token === undefined) throw new ChatClientError({ code: 'E_UNAUTHORIZED', message: 'sign in first' })
+    let response: Response
+    try {
+      response = await (this.#options.fetch ?? fetch)(new URL('/api/rooms', this.#options.url), { headers: { authorization: `Bearer ${token}` } })
+    } catch (error) {
+      throw new ChatClientError({ code: 'E_NETWORK', message: `cannot reach the server: ${String(error)}` })
+    }
+    const body = await response.json().catch(() => undefined) as { rooms?: RoomMembership[], error?: ClientError } | undefined
+    if (response.ok && Array.isArray(body?.rooms)) return body.rooms
+    throw new ChatClientError(body?.error ?? { code: response.status >= 500 ? 'E_INTERNAL' : 'E_VALIDATION', message: `GET /api/rooms failed with HTTP ${response.status}` })
+  }
+
+  /** The staff and visibility of a joined room, as its last join answered them. */
+  roomInfo (room: string): RoomInfo | undefined {
+    return this.#rooms.get(room)?.info
+  }
+
   members (room: string): Member[] {
     return this.#rooms.get(room)?.members ?? []
   }
@@ -216,6 +301,31 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
     this.#socket?.close()
     this.#notify()
     this.#setState('offline')
+  }
+
+  /** One event whose refusal is the caller's to handle: resolves the ok ack, throws ChatClientError. */
+  async #command<E extends ClientEventName> (event: E, payload: PayloadOf<E>): Promise<Extract<AckOf<E>, { ok: true }>> {
+    await this.#online()
+    const ack = await this.#request(event, payload)
+    if (ack === undefined) throw new ChatClientError(NO_ANSWER)
+    if (!ack.ok) throw new ChatClientError(ack.error)
+    return ack as Extract<AckOf<E>, { ok: true }>
+  }
+
+  /** Waits (up to the ack timeout) for the connection while it is being made; false if it is not up. */
+  async #online (): Promise<boolean> {
+    const socket = this.#socket
+    if (socket === undefined || socket.connected || this.#closing.signal.aborted) return socket?.connected === true
+    return await new Promise((resolve) => {
+      const done = (connected: boolean): void => {
+        clearTimeout(timer)
+        socket.off('connect', onConnect)
+        resolve(connected)
+      }
+      const onConnect = (): void => done(true)
+      const timer = setTimeout(() => done(false), this.#options.ackTimeoutMs ?? 10_000)
+      socket.on('connect', onConnect)
+    })
   }
 
   #setState (state: ConnectionState, detail: Omit<ConnectionChange, 'state'> = {}): void {

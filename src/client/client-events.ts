@@ -1,6 +1,7 @@
-import type { PresenceEvent, TypingEvent } from '../protocol/events.js'
+import type { MessageDeletedEvent, PresenceEvent, RoleEvent, RoomRemovedEvent, TypingEvent } from '../protocol/events.js'
 import type { Member, Message } from '../protocol/schemas.js'
 import type { ClientError, ClientErrorCode } from './errors.js'
+import type { RoomInfo } from './room-feed.js'
 import type { Session } from './session.js'
 
 /** What a ChatClient tells its app, as one typed event map. */
@@ -63,6 +64,8 @@ export interface RoomSynced {
   /** Messages delivered by this sync (the missed ones). */
   recovered: number
   members: Member[]
+  /** Visibility, this user's role, owner and moderators (1.1). */
+  info: RoomInfo
 }
 
 export interface HistoryPage {
@@ -83,6 +86,12 @@ export type ChatClientEvents = {
   presence: (event: PresenceEvent) => void
   typing: (event: TypingEvent) => void
   send: (status: SendStatus) => void
+  /** This user was kicked or banned from a room: the client no longer keeps it joined. */
+  removed: (event: RoomRemovedEvent) => void
+  /** A message was deleted; history now holds its tombstone. */
+  deleted: (event: MessageDeletedEvent) => void
+  /** A member's role changed in a joined room. */
+  role: (event: RoleEvent) => void
   /** A failure not tied to one send: a refused join, a failed sign-in renewal. */
   error: (error: ClientError & { room?: string }) => void
 }

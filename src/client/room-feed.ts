@@ -1,5 +1,5 @@
-import type { PresenceEvent } from '../protocol/events.js'
-import type { Member, Message } from '../protocol/schemas.js'
+import type { PresenceEvent, RoleEvent, StaffMember } from '../protocol/events.js'
+import type { Member, MemberRole, Message, Visibility } from '../protocol/schemas.js'
 import { backoffDelayMs, sleep, type BackoffOptions } from './backoff.js'
 import type { Emit, HistoryPage } from './client-events.js'
 import { NO_ANSWER, type ClientError } from './errors.js'
@@ -13,6 +13,16 @@ import type { Requester } from './request.js'
  * below the seq is a duplicate and dropped. Joins and deliveries run one at a time, in arrival
  * order, so a live message that arrives while a join is in flight waits for it.
  */
+
+/** What a join tells about the room (1.1 servers; undefined fields from a 1.0 server). */
+export interface RoomInfo {
+  visibility?: Visibility
+  /** This user's role. */
+  role?: MemberRole
+  /** The owner and moderators. */
+  staff: StaffMember[]
+  direct: boolean
+}
 
 export interface RoomFeedDeps {
   request: Requester
@@ -39,6 +49,7 @@ export class RoomFeed {
   #synced = false
   #joined = false
   #members = new Map<string, Member>()
+  #info: RoomInfo = { staff: [], direct: false }
   #tail: Promise<void> = Promise.resolve()
 
   constructor (name: string, deps: RoomFeedDeps) {
@@ -62,6 +73,18 @@ export class RoomFeed {
 
   get members (): Member[] {
     return [...this.#members.values()]
+  }
+
+  get info (): RoomInfo {
+    return this.#info
+  }
+
+  /** A role change the room heard: the staff list follows it. */
+  role (event: RoleEvent, selfId: string | undefined): void {
+    const staff = this.#info.staff.filter((member) => member.userId !== event.userId)
+    if (event.role !== 'member') staff.push({ userId: event.userId, role: event.role })
+    this.#info = { ...this.#info, staff }
+    if (event.userId === selfId) this.#info.role = event.role
   }
 
   /** (Re)joins on the current connection and delivers what was missed; resolves when done. */
@@ -131,6 +154,9 @@ export class RoomFeed {
       }
       this.#joined = true
       this.#members = new Map(ack.members.map((member) => [member.userId, member]))
+      this.#info = { staff: ack.staff ?? [], direct: ack.direct ?? false }
+      if (ack.visibility !== undefined) this.#info.visibility = ack.visibility
+      if (ack.role !== undefined) this.#info.role = ack.role
       const before = this.#lastSeq
       await this.#accept(ack.missed)
       recovered += this.#lastSeq - before
@@ -138,7 +164,7 @@ export class RoomFeed {
       attempt = 0
     }
     this.#deps.emit('members', this.name, this.members)
-    this.#deps.emit('synced', { room: this.name, lastSeq: this.#lastSeq, recovered, members: this.members })
+    this.#deps.emit('synced', { room: this.name, lastSeq: this.#lastSeq, recovered, members: this.members, info: this.#info })
     this.#settleReady()
   }
 

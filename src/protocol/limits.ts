@@ -20,3 +20,9 @@ export const HISTORY_DEFAULT_LIMIT = 50
 export const HISTORY_MAX_LIMIT = 100
 export const JOIN_RECENT_LIMIT = 50
 export const JOIN_SINCE_LIMIT = 100
+
+/**
+ * Version 1.1: direct-message rooms are named `dm-` + a hash of their two userIds. The prefix is
+ * reserved: `room:create` and a `room:join` that would create a room refuse such names.
+ */
+export const DIRECT_ROOM_PREFIX = 'dm-'

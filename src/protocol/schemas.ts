@@ -53,6 +53,38 @@ export const authRefreshPayload = z.object({
   token: z.string().min(1).max(4096)
 })
 
+/** Version 1.1: a room's visibility, and the roles of its members. */
+export const visibility = z.enum(['public', 'private'])
+export const memberRole = z.enum(['owner', 'moderator', 'member'])
+/** A userId as the server issues them (a UUID); anything else cannot name a user. */
+export const userIdSchema = z.string().min(1).max(128)
+
+export const roomCreatePayload = z.object({
+  room: roomName,
+  visibility: visibility.optional()
+})
+
+/** `room:invite`, `room:kick`, `room:ban`, `room:unban`: one room, one user. */
+export const roomMemberPayload = z.object({
+  room: roomName,
+  userId: userIdSchema
+})
+
+export const roomRolePayload = z.object({
+  room: roomName,
+  userId: userIdSchema,
+  role: z.enum(['moderator', 'member'])
+})
+
+export const dmOpenPayload = z.object({
+  userId: userIdSchema
+})
+
+export const messageDeletePayload = z.object({
+  room: roomName,
+  id: z.string().min(1).max(64)
+})
+
 export const sessionRequestBody = z.object({
   username
 })
@@ -69,6 +101,13 @@ export type MessageSendPayload = z.infer<typeof messageSendPayload>
 export type HistoryPayload = z.infer<typeof historyPayload>
 export type TypingPayload = z.infer<typeof typingPayload>
 export type AuthRefreshPayload = z.infer<typeof authRefreshPayload>
+export type Visibility = z.infer<typeof visibility>
+export type MemberRole = z.infer<typeof memberRole>
+export type RoomCreatePayload = z.infer<typeof roomCreatePayload>
+export type RoomMemberPayload = z.infer<typeof roomMemberPayload>
+export type RoomRolePayload = z.infer<typeof roomRolePayload>
+export type DmOpenPayload = z.infer<typeof dmOpenPayload>
+export type MessageDeletePayload = z.infer<typeof messageDeletePayload>
 export type SessionRequestBody = z.infer<typeof sessionRequestBody>
 export type MessagesQuery = z.infer<typeof messagesQuery>
 
@@ -82,6 +121,8 @@ export interface Message {
   text: string
   ts: number
   clientMsgId: string
+  /** Version 1.1: a deleted message keeps its seq with empty text and this flag. */
+  deleted?: true
 }
 
 export interface Member {

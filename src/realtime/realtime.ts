@@ -9,10 +9,13 @@ import type { CommittedMessage } from '../store/write-ops.js'
 import type { RealtimeContext, RealtimeDeps } from './context.js'
 import { installAdmission, workerConnectionLimit } from './admission.js'
 import { answerUnknown, enqueue, InFlight, type Handler } from './dispatch.js'
-import { readHistory, sendMessage } from './handlers/messages.js'
-import { joinRoom, leaveAll, leaveRoom } from './handlers/rooms.js'
+import { openDirect } from './handlers/direct-messages.js'
+import { deleteMessage, readHistory, sendMessage } from './handlers/messages.js'
+import { changeRole, moderateMember } from './handlers/moderation.js'
+import { createRoom, joinRoom, leaveAll, leaveRoom } from './handlers/rooms.js'
 import { refreshAuth } from './handlers/session.js'
 import { setTyping } from './handlers/typing.js'
+import { evictLocal } from './evictions.js'
 import { createLimits } from './limits.js'
 import { LoadShedder } from './load-shedder.js'
 import { installOutbound, terminate, type EngineSocketInternals, type OutboundStats } from './outbound.js'
@@ -113,7 +116,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     reader: deps.reader,
     writer: deps.writer,
     pool: deps.pool,
-    rooms: new RoomDirectory(deps.reader, deps.writer),
+    rooms: new RoomDirectory(deps.reader),
     feeds,
     presence,
     limits,
@@ -130,11 +133,20 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     'message:send': sendMessage(context),
     history: readHistory(context),
     typing: setTyping(context),
-    'auth:refresh': refreshAuth(context)
+    'auth:refresh': refreshAuth(context),
+    'room:create': createRoom(context),
+    'room:invite': moderateMember(context, 'invite'),
+    'room:kick': moderateMember(context, 'kick'),
+    'room:ban': moderateMember(context, 'ban'),
+    'room:unban': moderateMember(context, 'unban'),
+    'room:role': changeRole(context),
+    'dm:open': openDirect(context),
+    'message:delete': deleteMessage(context)
   }
   const known = new Set<string>(CLIENT_EVENTS)
 
   io.on('presence:update', (updates) => presence.apply(updates))
+  io.on('room:evict', (eviction, done) => { done(evictLocal(context, eviction)) })
   io.on('presence:sync', () => {
     const snapshot = presence.snapshot()
     if (snapshot.length > 0) io.serverSideEmit('presence:update', snapshot)

@@ -1,47 +1,31 @@
-import type { MessageReader, RoomRef } from '../store/message-reader.js'
-import type { StoreClient } from '../store/store-client.js'
+import type { MessageReader, RoomInfo } from '../store/message-reader.js'
 
 /**
- * Room names to store ids, cached per worker (rooms are never deleted, so a cached id stays
- * right). A room that does not exist is created on first join, through the store thread.
+ * Room names to store ids and visibility, cached per worker: rooms are never deleted and their
+ * visibility never changes, so a cached entry stays right. Who may enter a room (memberships,
+ * bans) changes and is never cached: it is read from the store each time it is needed.
  */
 export class RoomDirectory {
-  readonly #cache = new Map<string, RoomRef>()
-  readonly #creating = new Map<string, Promise<RoomRef>>()
+  readonly #cache = new Map<string, RoomInfo>()
   readonly #reader: MessageReader
-  readonly #writer: StoreClient
   readonly #maxCached: number
 
-  constructor (reader: MessageReader, writer: StoreClient, maxCached = 100_000) {
+  constructor (reader: MessageReader, maxCached = 100_000) {
     this.#reader = reader
-    this.#writer = writer
     this.#maxCached = maxCached
   }
 
   /** The room if it exists (from the cache or the store), else undefined. */
-  find (name: string): RoomRef | undefined {
+  find (name: string): RoomInfo | undefined {
     const cached = this.#cache.get(name)
     if (cached !== undefined) return cached
-    const found = this.#reader.findRoom(name)
+    const found = this.#reader.roomInfo(name)
     if (found === undefined) return undefined
-    return this.#remember({ id: found.id, name })
+    return this.remember(found)
   }
 
-  /** The room, created if needed. */
-  async ensure (name: string): Promise<RoomRef> {
-    const existing = this.find(name)
-    if (existing !== undefined) return existing
-    let creating = this.#creating.get(name)
-    if (creating === undefined) {
-      creating = this.#writer.run({ kind: 'room', name })
-        .then((result) => this.#remember({ id: result.id, name }))
-        .finally(() => this.#creating.delete(name))
-      this.#creating.set(name, creating)
-    }
-    return await creating
-  }
-
-  #remember (room: RoomRef): RoomRef {
+  /** Caches a room the store just created or described. */
+  remember (room: RoomInfo): RoomInfo {
     if (this.#cache.size >= this.#maxCached) {
       const oldest = this.#cache.keys().next().value
       if (oldest !== undefined) this.#cache.delete(oldest)

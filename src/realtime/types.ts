@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js'
-import type { RoomRef } from '../store/message-reader.js'
+import type { RoomInfo } from '../store/message-reader.js'
+import type { Eviction } from './evictions.js'
 import type { PresenceUpdate } from './presence.js'
 
 /**
@@ -11,6 +12,8 @@ export interface InterServerEvents {
   'presence:update': (updates: PresenceUpdate[]) => void
   /** A worker that just started asks every other worker for its presence counts. */
   'presence:sync': (workerId: string) => void
+  /** A user was kicked or banned: take their connections out of the room; answers how many. */
+  'room:evict': (eviction: Eviction, done: (evicted: number) => void) => void
 }
 
 /** What a connection carries from its handshake on. */
@@ -19,7 +22,7 @@ export interface SocketData {
   username: string
   expiresAtMs: number
   /** Rooms this socket joined, by name. */
-  rooms: Map<string, RoomRef>
+  rooms: Map<string, RoomInfo>
   /** Rooms where this socket last said it is typing. */
   typing: Set<string>
 }

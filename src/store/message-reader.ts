@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import type { Message } from '../protocol/schemas.js'
+import type { MemberRole, Message, Visibility } from '../protocol/schemas.js'
 import { openDatabase } from './database.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './rows.js'
 
@@ -12,6 +12,21 @@ import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './rows.js'
 export interface RoomRef {
   id: number
   name: string
+}
+
+/** A room with what decides who may enter it (neither changes after creation). */
+export interface RoomInfo extends RoomRef {
+  visibility: Visibility
+  /** A direct-message room. */
+  direct: boolean
+}
+
+/** One of a user's memberships, for `GET /api/rooms`. */
+export interface Membership {
+  room: string
+  visibility: Visibility
+  role: MemberRole
+  direct: boolean
 }
 
 export interface Page {
@@ -29,6 +44,11 @@ export class MessageReader {
   readonly #lastSeqs: Database.Statement<[string], { id: number, last_seq: number }>
   readonly #descending: Database.Statement<[number, number, number], MessageRow>
   readonly #ascending: Database.Statement<[number, number, number, number], MessageRow>
+  readonly #roomInfo: Database.Statement<[string], { id: number, visibility: Visibility, direct: number }>
+  readonly #role: Database.Statement<[number, string], { role: MemberRole }>
+  readonly #banned: Database.Statement<[number, string], { one: number }>
+  readonly #staff: Database.Statement<[number], { user_id: string, role: 'owner' | 'moderator' }>
+  readonly #memberships: Database.Statement<[string], { name: string, visibility: Visibility, direct: number, role: MemberRole }>
 
   /** `onRead` hears how long each query held the event loop (the store's only synchronous work there). */
   constructor (file: string, onRead?: (durationMs: number) => void) {
@@ -39,6 +59,40 @@ export class MessageReader {
     this.#lastSeqs = this.#db.prepare('SELECT id, last_seq FROM rooms WHERE id IN (SELECT value FROM json_each(?))')
     this.#descending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
     this.#ascending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`)
+    this.#roomInfo = this.#db.prepare('SELECT id, visibility, direct FROM rooms WHERE name = ?')
+    this.#role = this.#db.prepare('SELECT role FROM memberships WHERE room_id = ? AND user_id = ?')
+    this.#banned = this.#db.prepare('SELECT 1 AS one FROM bans WHERE room_id = ? AND user_id = ?')
+    this.#staff = this.#db.prepare("SELECT user_id, role FROM memberships WHERE room_id = ? AND role <> 'member'")
+    this.#memberships = this.#db.prepare(
+      'SELECT rooms.name, rooms.visibility, rooms.direct, memberships.role FROM memberships JOIN rooms ON rooms.id = memberships.room_id ' +
+      'WHERE memberships.user_id = ?')
+  }
+
+  /** The room with its visibility, or undefined when it was never created. */
+  roomInfo (name: string): RoomInfo | undefined {
+    const row = this.#roomInfo.get(name)
+    return row === undefined ? undefined : { id: row.id, name, visibility: row.visibility, direct: row.direct !== 0 }
+  }
+
+  /** The user's role in the room, or undefined when not a member. */
+  role (roomId: number, userId: string): MemberRole | undefined {
+    return this.#role.get(roomId, userId)?.role
+  }
+
+  banned (roomId: number, userId: string): boolean {
+    return this.#banned.get(roomId, userId) !== undefined
+  }
+
+  /** The room's owner and moderators. */
+  staff (roomId: number): Array<{ userId: string, role: 'owner' | 'moderator' }> {
+    return this.#staff.all(roomId).map((row) => ({ userId: row.user_id, role: row.role }))
+  }
+
+  /** Every room the user is a member of, by name. */
+  memberships (userId: string): Membership[] {
+    return this.#memberships.all(userId)
+      .map((row) => ({ room: row.name, visibility: row.visibility, role: row.role, direct: row.direct !== 0 }))
+      .sort((a, b) => a.room < b.room ? -1 : a.room > b.room ? 1 : 0)
   }
 
   /** The room's id and current last seq, or undefined when it was never created. */

@@ -40,6 +40,38 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE UNIQUE INDEX messages_idempotency ON messages (room_id, user_id, client_msg_id);
     `
+  },
+  {
+    // Version 2 is the accounts branch's ('accounts and token revocation'); migrate() applies
+    // versions in list order and skips only those at or below the database's, so a gap is fine.
+    // Rooms that exist before this migration become public rooms without an owner and without
+    // members: whoever joins one from now on becomes a member, and nobody can moderate it.
+    version: 3,
+    name: 'private rooms, memberships, bans, tombstones',
+    sql: `
+      ALTER TABLE rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'private'));
+      ALTER TABLE rooms ADD COLUMN direct INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rooms ADD COLUMN created_by TEXT;
+      CREATE INDEX rooms_created_by ON rooms (created_by, created_at) WHERE created_by IS NOT NULL;
+      CREATE TABLE memberships (
+        room_id INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'moderator', 'member')),
+        joined_at INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX memberships_by_user ON memberships (user_id, room_id);
+      CREATE INDEX memberships_staff ON memberships (room_id, role) WHERE role <> 'member';
+      CREATE TABLE bans (
+        room_id INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        banned_by TEXT NOT NULL,
+        banned_at INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+      ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX messages_by_id ON messages (id);
+    `
   }
 ]
 

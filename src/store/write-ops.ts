@@ -1,4 +1,5 @@
-import type { Message } from '../protocol/schemas.js'
+import type { ErrorCode } from '../errors.js'
+import type { MemberRole, Message, Visibility } from '../protocol/schemas.js'
 
 /**
  * The operations a worker sends to the store (over IPC to the primary, whose store thread commits
@@ -17,17 +18,66 @@ export interface AppendOp {
   clientMsgId: string
 }
 
-export interface EnsureRoomOp {
-  kind: 'room'
-  name: string
-}
-
 export interface EnsureUserOp {
   kind: 'user'
   username: string
 }
 
-export type WriteOp = AppendOp | EnsureRoomOp | EnsureUserOp
+/** Room-creation quotas of one user, checked under the write lock (rooms they created). */
+export interface CreationQuota {
+  perHour: number
+  max: number
+}
+
+/** `room:create`: a new room owned by `userId`; an existing name is a conflict. */
+export interface CreateRoomOp {
+  kind: 'room-create'
+  name: string
+  visibility: Visibility
+  userId: string
+  quota: CreationQuota
+}
+
+/**
+ * `room:join` by a user who is not yet a member: creates the room (public, the user its owner)
+ * when it does not exist; makes the user a member of a public room unless banned; a private
+ * room admits members only.
+ */
+export interface EnterRoomOp {
+  kind: 'room-enter'
+  name: string
+  userId: string
+  quota: CreationQuota
+}
+
+/** The moderation actions, each checked against the actor's and the target's roles. */
+export interface ModerateOp {
+  kind: 'moderate'
+  action: 'invite' | 'kick' | 'ban' | 'unban' | 'role'
+  roomId: number
+  actorId: string
+  userId: string
+  /** For `role`. */
+  role?: 'moderator' | 'member'
+}
+
+/** `dm:open`: the direct-message room of two users, created with both as members if missing. */
+export interface OpenDirectOp {
+  kind: 'dm-open'
+  name: string
+  userId: string
+  otherUserId: string
+}
+
+/** `message:delete`: a tombstone (text '', deleted) by the author, the owner or a moderator. */
+export interface DeleteMessageOp {
+  kind: 'message-delete'
+  roomId: number
+  id: string
+  actorId: string
+}
+
+export type WriteOp = AppendOp | EnsureUserOp | CreateRoomOp | EnterRoomOp | ModerateOp | OpenDirectOp | DeleteMessageOp
 
 export interface AppendResult {
   kind: 'append'
@@ -38,22 +88,67 @@ export interface AppendResult {
   duplicate: boolean
 }
 
-export interface EnsureRoomResult {
-  kind: 'room'
-  id: number
-  lastSeq: number
-}
-
 export interface EnsureUserResult {
   kind: 'user'
   userId: string
   username: string
 }
 
-export type WriteResult = AppendResult | EnsureRoomResult | EnsureUserResult
+/** An expected refusal decided under the write lock, as plain data (it crosses two boundaries). */
+export interface Refusal {
+  code: ErrorCode
+  message: string
+  retryAfterMs?: number
+}
 
-export type ResultOf<T extends WriteOp> =
-  T extends AppendOp ? AppendResult : T extends EnsureRoomOp ? EnsureRoomResult : EnsureUserResult
+/** A room as the store describes it. */
+export interface RoomRecord {
+  id: number
+  visibility: Visibility
+  direct: boolean
+}
+
+export interface RoomResult {
+  kind: 'room-create' | 'room-enter'
+  room?: RoomRecord
+  /** The caller's role in the room after the op. */
+  role?: MemberRole
+  refusal?: Refusal
+}
+
+export interface ModerateResult {
+  kind: 'moderate'
+  /** False when the op found nothing to change (kicking a non-member, a second unban). */
+  changed: boolean
+  refusal?: Refusal
+}
+
+export interface OpenDirectResult {
+  kind: 'dm-open'
+  room?: RoomRecord
+  refusal?: Refusal
+}
+
+export interface DeleteMessageResult {
+  kind: 'message-delete'
+  seq?: number
+  changed: boolean
+  refusal?: Refusal
+}
+
+export type WriteResult = AppendResult | EnsureUserResult | RoomResult | ModerateResult | OpenDirectResult | DeleteMessageResult
+
+interface ResultsByKind {
+  append: AppendResult
+  user: EnsureUserResult
+  'room-create': RoomResult
+  'room-enter': RoomResult
+  moderate: ModerateResult
+  'dm-open': OpenDirectResult
+  'message-delete': DeleteMessageResult
+}
+
+export type ResultOf<T extends WriteOp> = ResultsByKind[T['kind']]
 
 /** A committed new message with its room's id, as the primary broadcasts it to every worker. */
 export type CommittedMessage = [roomId: number, message: Message]

@@ -13,6 +13,7 @@ const TEXTS: Readonly<Record<string, string>> = {
   E_FORBIDDEN: 'That is not allowed.',
   E_NOT_MEMBER: 'You are not in this room.',
   E_NOT_FOUND: 'Not found.',
+  E_CONFLICT: 'That name is taken.',
   E_INTERNAL: 'Something went wrong on the server.',
   E_NO_ANSWER: 'The server did not answer in time.',
   E_NETWORK: 'Cannot reach the server. Check your connection.',

@@ -1,7 +1,7 @@
-import { ChatClient, ROOM_PATTERN, USERNAME_PATTERN, type ClientError, type ConnectionChange, type Member, type SendStatus } from '../client/index.js'
-import { byId } from './dom.js'
+import { ChatClient, ROOM_PATTERN, USERNAME_PATTERN, type ClientError, type ConnectionChange, type Member, type Message, type RoomInfo, type SendStatus } from '../client/index.js'
+import { byId, element } from './dom.js'
 import { describeError, describeWait } from './error-text.js'
-import { MemberList } from './member-list.js'
+import { MemberList, type MemberAction } from './member-list.js'
 import { MessageList } from './message-list.js'
 import { Notice } from './notice.js'
 import { roomFromUrl, showRoomInUrl } from './room-url.js'
@@ -20,12 +20,23 @@ const view = {
   signIn: byId('sign-in-view', HTMLElement),
   signInForm: byId('sign-in-form', HTMLFormElement),
   username: byId('username', HTMLInputElement),
+  password: byId('password', HTMLInputElement),
+  signUp: byId('sign-up', HTMLButtonElement),
+  guest: byId('guest', HTMLButtonElement),
   signInError: byId('sign-in-error', HTMLElement),
   chat: byId('chat-view', HTMLElement),
   roomTitle: byId('room-title', HTMLElement),
   joinForm: byId('join-form', HTMLFormElement),
   roomInput: byId('room-input', HTMLInputElement),
   me: byId('me', HTMLElement),
+  myId: byId('my-id', HTMLElement),
+  roomKind: byId('room-kind', HTMLElement),
+  inviteForm: byId('invite-form', HTMLFormElement),
+  inviteInput: byId('invite-input', HTMLInputElement),
+  rooms: byId('rooms', HTMLUListElement),
+  createForm: byId('create-form', HTMLFormElement),
+  createInput: byId('create-input', HTMLInputElement),
+  createPrivate: byId('create-private', HTMLInputElement),
   signOut: byId('sign-out', HTMLButtonElement),
   log: byId('log', HTMLElement),
   olderButton: byId('load-older', HTMLButtonElement),
@@ -48,7 +59,9 @@ let typingIdleTimer: ReturnType<typeof setTimeout> | undefined
 const me = (): Member | undefined => client.session === undefined ? undefined : { userId: client.session.userId, username: client.session.username }
 const notice = new Notice(view.notice)
 const typing = new TypingIndicator(view.typing)
-const members = new MemberList(view.members, me)
+const members = new MemberList(view.members, me, (action, member) => { void moderate(action, member) })
+/** The current room's roles and kind, as its last join or role change said. */
+let roomInfo: RoomInfo = { staff: [], direct: false }
 const messages = new MessageList({
   log: view.log,
   list: view.messages,
@@ -66,7 +79,9 @@ const messages = new MessageList({
       notice.show(`Older messages did not load: ${describeError(error as ClientError)}`)
       return true
     }
-  }
+  },
+  canDelete: (message: Message) => message.userId === me()?.userId || roomInfo.role === 'owner' || roomInfo.role === 'moderator',
+  delete: (message: Message) => { void deleteMessage(message) }
 })
 
 client.on('session', saveSession)
@@ -79,6 +94,8 @@ client.on('message', (message) => {
 client.on('synced', (event) => {
   if (event.room !== room) return
   members.reset(event.members)
+  showRoomInfo(event.info)
+  void refreshRooms()
   if (roomSynced) return
   roomSynced = true
   messages.setHasOlder((messages.oldestSeq ?? 1) > 1)
@@ -87,6 +104,24 @@ client.on('synced', (event) => {
 client.on('presence', (event) => { if (event.room === room) members.presence(event) })
 client.on('typing', (event) => { if (event.room === room && event.userId !== me()?.userId) typing.update(event) })
 client.on('send', showSend)
+client.on('removed', (event) => {
+  void refreshRooms()
+  if (event.room !== room) return
+  const what = event.reason === 'banned' ? 'banned from' : 'removed from'
+  messages.clear()
+  members.clear()
+  showRoomInfo({ staff: [], direct: false })
+  notice.show(`You were ${what} #${event.room} by a moderator.`)
+  // Out of the room: joining it again (allowed after a kick from a public room) starts afresh.
+  room = undefined
+  view.announcer.textContent = `You were ${what} #${event.room}.`
+})
+client.on('deleted', (event) => { if (event.room === room) messages.markDeleted(event.seq) })
+client.on('role', (event) => {
+  if (event.room !== room) return
+  const info = client.roomInfo(event.room)
+  if (info !== undefined) showRoomInfo(info)
+})
 client.on('error', (error) => {
   if (error.code === 'E_UNAUTHORIZED') signOut()
   else notice.show(error.room === undefined ? describeError(error) : `#${error.room}: ${describeError(error)}`)
@@ -94,7 +129,17 @@ client.on('error', (error) => {
 
 view.signInForm.addEventListener('submit', (event) => {
   event.preventDefault()
-  void signIn(view.username.value.trim())
+  void signIn('sign-in')
+})
+view.signUp.addEventListener('click', () => { void signIn('sign-up') })
+view.guest.addEventListener('click', () => { void signIn('guest') })
+view.inviteForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void invite(view.inviteInput.value.trim())
+})
+view.createForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  void createRoom(view.createInput.value.trim().toLowerCase(), view.createPrivate.checked)
 })
 view.joinForm.addEventListener('submit', (event) => {
   event.preventDefault()
@@ -131,7 +176,10 @@ if (stored === undefined) {
   enterChat()
 }
 
-async function signIn (username: string): Promise<void> {
+/** Signs in (with the password when one is given), creates an account first, or joins as a guest. */
+async function signIn (how: 'sign-in' | 'sign-up' | 'guest'): Promise<void> {
+  const username = view.username.value.trim()
+  const password = how === 'guest' ? '' : view.password.value
   if (!USERNAME_PATTERN.test(username)) {
     view.username.setAttribute('aria-invalid', 'true')
     view.signInError.textContent = 'Usernames are 1–32 letters, digits, dots, dashes or underscores.'
@@ -139,16 +187,26 @@ async function signIn (username: string): Promise<void> {
     return
   }
   view.username.removeAttribute('aria-invalid')
+  if (how === 'sign-up' && (password.length < 8 || password.length > 128)) {
+    view.password.setAttribute('aria-invalid', 'true')
+    view.signInError.textContent = 'An account needs a password of 8 to 128 characters.'
+    view.password.focus()
+    return
+  }
+  view.password.removeAttribute('aria-invalid')
   view.signInError.textContent = ''
-  const button = view.signInForm.querySelector('button')
-  if (button !== null) button.disabled = true
+  const buttons = [...view.signInForm.querySelectorAll('button')]
+  for (const button of buttons) button.disabled = true
   try {
-    await client.signIn(username)
+    if (how === 'sign-up') await client.signUp(username, password)
+    await client.signIn(username, password === '' ? undefined : password)
+    view.password.value = ''
     enterChat()
   } catch (error) {
-    view.signInError.textContent = describeError(error as ClientError)
+    const failure = error as ClientError
+    view.signInError.textContent = failure.code === 'E_CONFLICT' ? 'That username is taken.' : describeError(failure)
   } finally {
-    if (button !== null) button.disabled = false
+    for (const button of buttons) button.disabled = false
   }
 }
 
@@ -156,7 +214,9 @@ function enterChat (): void {
   view.signIn.hidden = true
   view.chat.hidden = false
   view.me.textContent = client.session?.username ?? ''
+  view.myId.textContent = client.session?.userId ?? ''
   client.connect()
+  void refreshRooms()
   void joinRoom(roomFromUrl(window.location) ?? DEFAULT_ROOM)
   view.messageInput.focus()
 }
@@ -169,6 +229,7 @@ async function joinRoom (name: string): Promise<void> {
   stopTyping(previous)
   messages.clear()
   members.clear()
+  showRoomInfo({ staff: [], direct: false })
   typing.clear()
   notice.clear()
   view.roomTitle.textContent = name
@@ -179,6 +240,97 @@ async function joinRoom (name: string): Promise<void> {
     await client.join(name)
   } catch (error) {
     notice.show(`Cannot join #${name}: ${describeError(error as ClientError)}`)
+    // Not in it: asking again (after an invitation, an unban) must try again.
+    if (room === name) room = undefined
+  }
+}
+
+/** The room's kind, this user's role and what it allows, shown around the member list. */
+function showRoomInfo (info: RoomInfo): void {
+  roomInfo = info
+  members.setInfo(info)
+  messages.refreshActions()
+  const staff = info.role === 'owner' || info.role === 'moderator'
+  view.inviteForm.hidden = !staff || info.direct
+  const kind = info.direct ? 'Direct messages' : info.visibility === 'private' ? 'Private room' : info.visibility === 'public' ? 'Public room' : ''
+  view.roomKind.textContent = kind === '' ? '' : info.role === undefined || info.role === 'member' ? kind : `${kind} · you are ${info.role}`
+  for (const button of view.rooms.querySelectorAll('button')) button.setAttribute('aria-current', String(button.dataset.room === room))
+}
+
+/** The user's rooms (GET /api/rooms) as buttons that open them. */
+async function refreshRooms (): Promise<void> {
+  let list
+  try {
+    list = await client.listRooms()
+  } catch {
+    return
+  }
+  view.rooms.replaceChildren(...list.map((entry) => {
+    const item = element('li')
+    const button = element('button', '', entry.direct ? `✉ ${entry.room.slice(0, 12)}…` : `#${entry.room}`)
+    button.type = 'button'
+    button.dataset.room = entry.room
+    button.setAttribute('aria-current', String(entry.room === room))
+    const kind = entry.direct ? 'direct messages' : entry.visibility
+    button.setAttribute('aria-label', `Open ${entry.direct ? 'direct messages' : `#${entry.room}`} (${kind}, ${entry.role})`)
+    button.addEventListener('click', () => { void joinRoom(entry.room) })
+    item.append(button)
+    return item
+  }))
+}
+
+async function createRoom (name: string, private_: boolean): Promise<void> {
+  if (!ROOM_PATTERN.test(name)) {
+    view.createInput.setAttribute('aria-invalid', 'true')
+    notice.show('Room names are 1–64 lowercase letters, digits, dashes or underscores, starting with a letter or digit.')
+    return
+  }
+  view.createInput.removeAttribute('aria-invalid')
+  try {
+    await client.createRoom(name, private_ ? 'private' : 'public')
+    view.createInput.value = ''
+    view.createPrivate.checked = false
+    await joinRoom(name)
+  } catch (error) {
+    const failure = error as ClientError
+    notice.show(failure.code === 'E_CONFLICT' ? `#${name} exists already.` : `Cannot create #${name}: ${describeError(failure)}`)
+  }
+}
+
+async function invite (userId: string): Promise<void> {
+  if (room === undefined || userId === '') return
+  try {
+    await client.invite(room, userId)
+    view.inviteInput.value = ''
+    notice.info(`Invited ${userId} to #${room}.`)
+  } catch (error) {
+    notice.show(`Invitation not sent: ${describeError(error as ClientError)}`)
+  }
+}
+
+async function moderate (action: MemberAction, member: Member): Promise<void> {
+  const current = room
+  if (current === undefined) return
+  try {
+    if (action === 'message') {
+      await joinRoom(await client.openDirect(member.userId))
+      return
+    }
+    if (action === 'kick') await client.kick(current, member.userId)
+    else if (action === 'ban') await client.ban(current, member.userId)
+    else await client.setRole(current, member.userId, action === 'promote' ? 'moderator' : 'member')
+    const done = { kick: 'was kicked', ban: 'was banned', promote: 'is now a moderator', demote: 'is no longer a moderator' }[action]
+    notice.info(`${member.username} ${done}.`)
+  } catch (error) {
+    notice.show(describeError(error as ClientError))
+  }
+}
+
+async function deleteMessage (message: Message): Promise<void> {
+  try {
+    await client.deleteMessage(message.room, message.id)
+  } catch (error) {
+    notice.show(`Not deleted: ${describeError(error as ClientError)}`)
   }
 }
 

@@ -18,6 +18,9 @@ export interface MessageListOptions {
   retry: (status: SendStatus) => void
   /** Loads the page before the oldest shown; resolves whether more remain. */
   loadOlder: () => Promise<boolean>
+  /** Whether this user may delete a message (own, or any as owner or moderator). */
+  canDelete: (message: Message) => boolean
+  delete: (message: Message) => void
 }
 
 const NEAR_BOTTOM_PX = 80
@@ -35,6 +38,8 @@ export class MessageList {
   readonly #options: MessageListOptions
   /** Elements of own messages by clientMsgId, sent or stored. */
   readonly #own = new Map<string, HTMLLIElement>()
+  /** The stored message each element shows. */
+  readonly #shown = new WeakMap<HTMLLIElement, Message>()
   #hasOlder = false
   #loading = false
 
@@ -112,6 +117,22 @@ export class MessageList {
     log.scrollTop = log.scrollHeight - fromBottom
   }
 
+  /** A message was deleted: it stays in its place as a tombstone. */
+  markDeleted (seq: number): void {
+    const item = this.#options.list.querySelector<HTMLLIElement>(`li[data-seq="${seq}"]`)
+    const message = item === null ? undefined : this.#shown.get(item)
+    if (item === null || message === undefined) return
+    this.#render(item, { ...message, text: '', deleted: true })
+  }
+
+  /** Roles changed: show or hide the delete buttons. */
+  refreshActions (): void {
+    for (const item of this.#options.list.querySelectorAll<HTMLLIElement>('li[data-seq]')) {
+      const message = this.#shown.get(item)
+      if (message !== undefined) this.#render(item, message)
+    }
+  }
+
   scrollToEnd (): void {
     this.#options.log.scrollTop = this.#options.log.scrollHeight
   }
@@ -128,11 +149,20 @@ export class MessageList {
 
   #render (item: HTMLLIElement, message: Message): HTMLLIElement {
     const own = message.userId === this.#options.me()?.userId
-    item.className = own ? 'message own' : 'message'
+    const deleted = message.deleted === true
+    item.className = `message${own ? ' own' : ''}${deleted ? ' deleted' : ''}`
     item.dataset.seq = String(message.seq)
     const status = item.querySelector('.status')
-    item.replaceChildren(this.#meta(message.username, message.ts), element('p', 'text', message.text))
+    item.replaceChildren(this.#meta(message.username, message.ts), element('p', 'text', deleted ? 'Message deleted' : message.text))
     if (status !== null) item.querySelector('.meta')?.append(status)
+    if (!deleted && this.#options.canDelete(message)) {
+      const remove = element('button', 'secondary delete', 'Delete')
+      remove.type = 'button'
+      remove.setAttribute('aria-label', `Delete message from ${message.username}: ${message.text.slice(0, 80)}`)
+      remove.addEventListener('click', () => this.#options.delete(message))
+      item.querySelector('.meta')?.append(remove)
+    }
+    this.#shown.set(item, message)
     if (own) this.#own.set(message.clientMsgId, item)
     return item
   }

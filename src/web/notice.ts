@@ -1,4 +1,7 @@
-/** One status line (role="status"): a message, or a message with a live countdown in seconds. */
+/**
+ * One status line (role="status"): a message, or a message with a live countdown in seconds.
+ * Problems show in the error colour; `info` is for news that went well (an invitation sent).
+ */
 export class Notice {
   readonly #element: HTMLElement
   #timer: ReturnType<typeof setInterval> | undefined
@@ -9,12 +12,19 @@ export class Notice {
 
   show (text: string): void {
     this.#stop()
+    this.#element.classList.remove('info')
     this.#element.textContent = text
+  }
+
+  info (text: string): void {
+    this.show(text)
+    this.#element.classList.add('info')
   }
 
   /** Shows `format(secondsLeft)` each second until `ms` have passed, then clears. */
   countdown (ms: number, format: (seconds: number) => string): void {
     this.#stop()
+    this.#element.classList.remove('info')
     const endsAt = Date.now() + ms
     const tick = (): void => {
       const seconds = Math.ceil((endsAt - Date.now()) / 1000)
@@ -27,6 +37,7 @@ export class Notice {
 
   clear (): void {
     this.#stop()
+    this.#element.classList.remove('info')
     this.#element.textContent = ''
   }
 

@@ -1,14 +1,15 @@
 import { performance } from 'node:perf_hooks'
 import { ChatError } from '../../errors.js'
 import type { Ack, HistoryOk, MessageSendOk } from '../../protocol/events.js'
-import { HISTORY_DEFAULT_LIMIT, historyPayload, messageSendPayload, type Message } from '../../protocol/schemas.js'
+import { HISTORY_DEFAULT_LIMIT, historyPayload, messageDeletePayload, messageSendPayload, type Message } from '../../protocol/schemas.js'
 import type { RealtimeContext } from '../context.js'
 import { errorAck, parse, type Pipelined } from '../dispatch.js'
 import { PreEncodedJson } from '../parser.js'
-import type { ChatSocket } from '../types.js'
+import { notJoined, notOpen, refusalError } from '../room-access.js'
+import { roomKey, type ChatSocket } from '../types.js'
 
 /**
- * `message:send` and `history`. A send is acked only after its transaction committed; a resend
+ * `message:send`, `history` and `message:delete`. A send is acked only after its transaction committed; a resend
  * of the same clientMsgId by the same user in the same room answers the first id and seq and
  * stores and broadcasts nothing.
  *
@@ -35,7 +36,7 @@ export function sendMessage (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown, receivedAt: number): Promise<Pipelined> => {
     const { room: name, text, clientMsgId } = parse(messageSendPayload, payload)
     const room = socket.data.rooms.get(name)
-    if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before sending to it`)
+    if (room === undefined) throw notJoined(context, socket, name, 'sending to it')
     if (context.draining) throw new ChatError('E_OVERLOADED', 'server restarting, retry after reconnecting', { retryAfterMs: context.overloadRetryAfterMs() })
     const reason = overloaded(context, receivedAt)
     if (reason !== undefined) {
@@ -69,10 +70,31 @@ export function readHistory (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack<HistoryOk>> => {
     const { room: name, before, limit } = parse(historyPayload, payload)
     const room = socket.data.rooms.get(name)
-    if (room === undefined) throw new ChatError('E_NOT_MEMBER', `join ${name} before reading it`)
+    if (room === undefined) throw notJoined(context, socket, name, 'reading it')
     const page = context.reader.before(room, before, limit ?? HISTORY_DEFAULT_LIMIT)
     const encoded = await context.pool.serializePage(page.messages)
     const messages = encoded === undefined ? page.messages : new PreEncodedJson(encoded) as unknown as Message[]
     return { ok: true, messages, hasMore: page.hasMore }
+  }
+}
+
+/**
+ * `message:delete` `{ room, id }` → `{ ok }`, by a member: its author, or the room's owner or a
+ * moderator (checked by the store under its write lock). The message stays as a tombstone (text
+ * '', deleted) so seq stays gapless; the room's sockets on every worker hear `message:deleted`.
+ */
+export function deleteMessage (context: Pick<RealtimeContext, 'io' | 'rooms' | 'reader' | 'writer'>) {
+  return async (socket: ChatSocket, payload: unknown): Promise<Ack> => {
+    const { room: name, id } = parse(messageDeletePayload, payload)
+    const room = context.rooms.find(name)
+    const actorId = socket.data.userId
+    if (room === undefined || context.reader.role(room.id, actorId) === undefined) {
+      if (room?.visibility === 'private') throw notOpen(name)
+      throw new ChatError('E_NOT_MEMBER', `only members of ${name} may delete its messages`)
+    }
+    const result = await context.writer.run({ kind: 'message-delete', roomId: room.id, id, actorId })
+    if (result.refusal !== undefined) throw refusalError(result.refusal)
+    if (result.changed && result.seq !== undefined) context.io.to(roomKey(name)).emit('message:deleted', { room: name, id, seq: result.seq })
+    return { ok: true }
   }
 }

@@ -3,6 +3,7 @@ import type { Ack } from '../../protocol/events.js'
 import { typingPayload } from '../../protocol/schemas.js'
 import type { RealtimeContext } from '../context.js'
 import { parse } from '../dispatch.js'
+import { notJoined } from '../room-access.js'
 import { roomKey, type ChatSocket } from '../types.js'
 
 /**
@@ -14,7 +15,7 @@ import { roomKey, type ChatSocket } from '../types.js'
 export function setTyping (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack> => {
     const { room, typing } = parse(typingPayload, payload)
-    if (!socket.data.rooms.has(room)) throw new ChatError('E_NOT_MEMBER', `join ${room} before typing in it`)
+    if (!socket.data.rooms.has(room)) throw notJoined(context, socket, room, 'typing in it')
     if (context.shedder.dropTyping) {
       context.metrics.shed.inc({ what: 'typing', reason: 'event-loop' })
       throw new ChatError('E_OVERLOADED', 'typing paused while the server is busy', { retryAfterMs: context.overloadRetryAfterMs() })
