@@ -8,6 +8,7 @@ export const ErrorCodes = {
   E_FORBIDDEN: 403,
   E_NOT_MEMBER: 403,
   E_NOT_FOUND: 404,
+  E_CONFLICT: 409,
   E_TOO_LARGE: 413,
   E_MODERATED: 422,
   E_RATE_LIMITED: 429,
