@@ -29,6 +29,8 @@ export class MessageReader {
   readonly #lastSeqs: Database.Statement<[string], { id: number, last_seq: number }>
   readonly #descending: Database.Statement<[number, number, number], MessageRow>
   readonly #ascending: Database.Statement<[number, number, number, number], MessageRow>
+  readonly #account: Database.Statement<[string], { id: string, username: string, password_hash: string }>
+  readonly #revoked: Database.Statement<[number], { token_key: string, expires_at: number }>
 
   /** `onRead` hears how long each query held the event loop (the store's only synchronous work there). */
   constructor (file: string, onRead?: (durationMs: number) => void) {
@@ -39,6 +41,19 @@ export class MessageReader {
     this.#lastSeqs = this.#db.prepare('SELECT id, last_seq FROM rooms WHERE id IN (SELECT value FROM json_each(?))')
     this.#descending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`)
     this.#ascending = this.#db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`)
+    this.#account = this.#db.prepare("SELECT id, username, password_hash FROM users WHERE kind = 'account' AND username = ? COLLATE NOCASE")
+    this.#revoked = this.#db.prepare('SELECT token_key, expires_at FROM revoked_tokens WHERE expires_at >= ?')
+  }
+
+  /** The account with this name (any case), or undefined. */
+  findAccount (username: string): { userId: string, username: string, passwordHash: string } | undefined {
+    const row = this.#account.get(username)
+    return row === undefined ? undefined : { userId: row.id, username: row.username, passwordHash: row.password_hash }
+  }
+
+  /** Revoked tokens that have not expired yet (a worker loads them at start). */
+  revokedTokens (nowMs: number): Array<{ key: string, expiresAtMs: number }> {
+    return this.#revoked.all(nowMs).map((row) => ({ key: row.token_key, expiresAtMs: row.expires_at }))
   }
 
   /** The room's id and current last seq, or undefined when it was never created. */

@@ -40,6 +40,33 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE UNIQUE INDEX messages_idempotency ON messages (room_id, user_id, client_msg_id);
     `
+  },
+  {
+    // Users become accounts (a password, a name unique regardless of case) or guests (a name
+    // any number of guests may share). The name-only users of 1.0 become guests: a name alone
+    // never reaches an account. Revoked tokens are kept until they expire.
+    version: 2,
+    name: 'accounts and token revocation',
+    sql: `
+      CREATE TABLE users_v2 (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('account', 'guest')),
+        password_hash TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK ((kind = 'account') = (password_hash IS NOT NULL))
+      );
+      INSERT INTO users_v2 (id, username, kind, password_hash, created_at)
+        SELECT id, username, 'guest', NULL, created_at FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_v2 RENAME TO users;
+      CREATE UNIQUE INDEX users_account_name ON users (username COLLATE NOCASE) WHERE kind = 'account';
+      CREATE TABLE revoked_tokens (
+        token_key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+    `
   }
 ]
 

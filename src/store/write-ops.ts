@@ -22,12 +22,28 @@ export interface EnsureRoomOp {
   name: string
 }
 
-export interface EnsureUserOp {
-  kind: 'user'
+/** A new account; refused (`conflict`) when an account has the name, whatever its case. */
+export interface RegisterOp {
+  kind: 'register'
+  username: string
+  /** passwords.ts's encoded scrypt hash. */
+  passwordHash: string
+}
+
+/** A new guest identity (a new userId every time); refused when an account has the name. */
+export interface GuestOp {
+  kind: 'guest'
   username: string
 }
 
-export type WriteOp = AppendOp | EnsureRoomOp | EnsureUserOp
+/** Revokes a token until it expires; the primary tells every worker after the commit. */
+export interface RevokeOp {
+  kind: 'revoke'
+  key: string
+  expiresAtMs: number
+}
+
+export type WriteOp = AppendOp | EnsureRoomOp | RegisterOp | GuestOp | RevokeOp
 
 export interface AppendResult {
   kind: 'append'
@@ -44,16 +60,26 @@ export interface EnsureRoomResult {
   lastSeq: number
 }
 
-export interface EnsureUserResult {
-  kind: 'user'
-  userId: string
-  username: string
+export type RegisterResult =
+  | { kind: 'register', conflict: false, userId: string, username: string }
+  | { kind: 'register', conflict: true }
+
+export type GuestResult =
+  | { kind: 'guest', refused: false, userId: string, username: string }
+  | { kind: 'guest', refused: true }
+
+export interface RevokeResult {
+  kind: 'revoke'
 }
 
-export type WriteResult = AppendResult | EnsureRoomResult | EnsureUserResult
+export type WriteResult = AppendResult | EnsureRoomResult | RegisterResult | GuestResult | RevokeResult
 
 export type ResultOf<T extends WriteOp> =
-  T extends AppendOp ? AppendResult : T extends EnsureRoomOp ? EnsureRoomResult : EnsureUserResult
+  T extends AppendOp ? AppendResult
+    : T extends EnsureRoomOp ? EnsureRoomResult
+      : T extends RegisterOp ? RegisterResult
+        : T extends GuestOp ? GuestResult
+          : RevokeResult
 
 /** A committed new message with its room's id, as the primary broadcasts it to every worker. */
 export type CommittedMessage = [roomId: number, message: Message]
