@@ -1,6 +1,10 @@
 import { ChatClientError, type ClientError } from './errors.js'
 
-/** `POST /api/sessions` (PROTOCOL.md, Identity): a username in, a signed token out. */
+/**
+ * `POST /api/sessions` (PROTOCOL.md, Identity): a username (a guest: a new identity each time)
+ * or a username and password (an account) in, a signed token out; `POST /api/sessions/renew`
+ * swaps a valid token for a fresh one of the same identity.
+ */
 
 export interface Session {
   token: string
@@ -10,15 +14,27 @@ export interface Session {
   expiresAt: string
 }
 
-/** Signs in; throws ChatClientError with the server's code (E_VALIDATION, E_RATE_LIMITED…) or E_NETWORK. */
-export async function signIn (baseUrl: string, username: string, fetchImpl: typeof fetch = fetch): Promise<Session> {
+/** Signs in; throws ChatClientError with the server's code (E_VALIDATION, E_UNAUTHORIZED, E_RATE_LIMITED…) or E_NETWORK. */
+export async function signIn (baseUrl: string, username: string, fetchImpl: typeof fetch = fetch, password?: string): Promise<Session> {
+  return await sessionRequest(fetchImpl, new URL('/api/sessions', baseUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(password === undefined ? { username } : { username, password })
+  })
+}
+
+/** A fresh token for the session's identity; E_UNAUTHORIZED once the token expired or was revoked. */
+export async function renewSession (baseUrl: string, token: string, fetchImpl: typeof fetch = fetch): Promise<Session> {
+  return await sessionRequest(fetchImpl, new URL('/api/sessions/renew', baseUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` }
+  })
+}
+
+async function sessionRequest (fetchImpl: typeof fetch, url: URL, init: RequestInit): Promise<Session> {
   let response: Response
   try {
-    response = await fetchImpl(new URL('/api/sessions', baseUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username })
-    })
+    response = await fetchImpl(url, init)
   } catch (error) {
     throw new ChatClientError({ code: 'E_NETWORK', message: `cannot reach the server: ${String(error)}` })
   }

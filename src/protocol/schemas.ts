@@ -53,8 +53,19 @@ export const authRefreshPayload = z.object({
   token: z.string().min(1).max(4096)
 })
 
+/** 8–128 characters (UTF-16 code units, as JavaScript counts them). */
+export const password = z.string().min(8, 'password must be 8-128 characters').max(128, 'password must be 8-128 characters')
+
+/** `POST /api/sessions`: with a password an account's sign-in, without one a guest's. */
 export const sessionRequestBody = z.object({
-  username
+  username,
+  password: password.optional()
+})
+
+/** `POST /api/users`: registers an account. */
+export const userRequestBody = z.object({
+  username,
+  password
 })
 
 export const messagesQuery = z.object({
@@ -70,6 +81,7 @@ export type HistoryPayload = z.infer<typeof historyPayload>
 export type TypingPayload = z.infer<typeof typingPayload>
 export type AuthRefreshPayload = z.infer<typeof authRefreshPayload>
 export type SessionRequestBody = z.infer<typeof sessionRequestBody>
+export type UserRequestBody = z.infer<typeof userRequestBody>
 export type MessagesQuery = z.infer<typeof messagesQuery>
 
 /** A stored, broadcast chat message. `ts` is epoch milliseconds. */
