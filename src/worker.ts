@@ -1,17 +1,23 @@
 import cluster from 'node:cluster'
+import { Socket } from 'node:net'
 import { setupWorker } from '@socket.io/sticky'
 import { buildApp } from './app.js'
+import { rememberClientAddress } from './cluster/client-address.js'
 import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './cluster/messages.js'
 import type { Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createWorkerMetrics } from './ops/metrics.js'
 import { ChatPool } from './pool/chat-pool.js'
+import { ConnectionQuotaClient } from './realtime/connection-quota.js'
 import { createRealtime } from './realtime/realtime.js'
 import { databasePath } from './store/database.js'
 import { MessageReader } from './store/message-reader.js'
 import { StoreClient } from './store/store-client.js'
 import type { CommittedMessage } from './store/write-ops.js'
+import { RevocationList } from './revocations.js'
 import { createTokens } from './tokens.js'
+
+const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 
 /**
  * One Socket.IO worker process: its store read connection (on the event loop; writes go to the
@@ -56,10 +62,34 @@ export async function runWorker (config: Config): Promise<void> {
     metrics
   })
   metrics.measurePoolQueue(() => pool.queueSize)
-  const tokens = createTokens(config.JWT_SECRET, config.TOKEN_TTL_S)
-  const app = await buildApp({ config, logger, tokens, reader, writer })
+  const revocations = new RevocationList()
+  revocations.add(reader.revokedTokens(Date.now()))
+  const pruneTimer = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS).unref()
+  const tokens = createTokens({
+    secret: config.JWT_SECRET,
+    ttlSeconds: config.TOKEN_TTL_S,
+    keys: config.JWT_KEYS,
+    signingKid: config.JWT_KID,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    revocations
+  })
+  const sendToPrimary = (message: WorkerToPrimary): boolean => {
+    if (process.connected !== true || process.send === undefined) return false
+    process.send(message)
+    return true
+  }
+  const quotas = new ConnectionQuotaClient(sendToPrimary)
+  // Before sticky's own listener injects the socket: remember the client address the primary resolved.
+  process.prependListener('message', (message: unknown, handle: unknown) => {
+    const sticky = message as { type?: unknown, clientAddress?: unknown }
+    if (sticky?.type === 'sticky:connection' && handle instanceof Socket && typeof sticky.clientAddress === 'string') {
+      rememberClientAddress(handle, sticky.clientAddress)
+    }
+  })
+  const app = await buildApp({ config, logger, tokens, reader, writer, metrics })
   await app.ready()
-  const realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, workerId })
+  const realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, quotas, workerId })
   setupWorker(realtime.io)
 
   let stopping: Promise<void> | undefined
@@ -67,6 +97,7 @@ export async function runWorker (config: Config): Promise<void> {
     stopping ??= (async () => {
       logger.info({ reason, deadlineMs }, 'draining')
       try {
+        clearInterval(pruneTimer)
         await realtime.drain(Math.max(100, deadlineMs - 500))
         await realtime.close()
         await app.close()
@@ -104,6 +135,10 @@ export async function runWorker (config: Config): Promise<void> {
     const control = message as PrimaryToWorker
     if (control.type === 'chat:written') writer.answered(control.requestId, control.results, control.error)
     else if (control.type === 'chat:committed') realtime.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
+    else if (control.type === 'chat:revoked') {
+      revocations.add(control.tokens)
+      realtime.onRevoked(control.tokens.map((token) => token.key))
+    } else if (control.type === 'chat:quota-answer') quotas.answered(control.requestId, control.refused)
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)
