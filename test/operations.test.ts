@@ -30,13 +30,13 @@ t.test('health, readiness and metrics', async (t) => {
     'chat_workers_ready', 'chat_handoffs_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
     t.match(text, new RegExp(`^${name}`, 'm'), `exposes ${name}`)
   }
-  t.equal(await metric(cluster.url, 'chat_connections'), 4, 'connections summed over workers')
-  t.ok(await metric(cluster.url, 'chat_connections', { worker: '1' }) > 0 && await metric(cluster.url, 'chat_connections', { worker: '2' }) > 0, 'and per worker')
-  t.equal(await metric(cluster.url, 'chat_messages_stored_total'), 4, 'one counter for the whole service')
-  t.equal(await metric(cluster.url, 'chat_messages_delivered_total'), 16, 'four messages to four sockets')
-  t.equal(await metric(cluster.url, 'chat_acks_total', { event: 'message:send', code: 'ok' }), 4)
-  t.equal(await metric(cluster.url, 'chat_acks_total', { event: 'message:send', code: 'E_VALIDATION' }), 4, 'acks by error code')
-  t.equal(await metric(cluster.url, 'chat_workers_ready'), 2)
+  t.equal(await metric(cluster.opsUrl, 'chat_connections'), 4, 'connections summed over workers')
+  t.ok(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }) > 0 && await metric(cluster.opsUrl, 'chat_connections', { worker: '2' }) > 0, 'and per worker')
+  t.equal(await metric(cluster.opsUrl, 'chat_messages_stored_total'), 4, 'one counter for the whole service')
+  t.equal(await metric(cluster.opsUrl, 'chat_messages_delivered_total'), 16, 'four messages to four sockets')
+  t.equal(await metric(cluster.opsUrl, 'chat_acks_total', { event: 'message:send', code: 'ok' }), 4)
+  t.equal(await metric(cluster.opsUrl, 'chat_acks_total', { event: 'message:send', code: 'E_VALIDATION' }), 4, 'acks by error code')
+  t.equal(await metric(cluster.opsUrl, 'chat_workers_ready'), 2)
   t.match(text, /chat_worker_memory_bytes\{worker="1",kind="rss"\} \d+/)
   t.match(text, /chat_event_loop_delay_seconds\{worker="2",quantile="0.99"\} [\d.e-]+/)
 

@@ -46,7 +46,7 @@ t.test(`${CLIENTS} clients reconnect at once after a restart and miss nothing`, 
   await sendTo(second.url, 'after')
 
   await eventually(() => receivers.every((r) => r.lastSeq() === 15), 30_000)
-  const refused = await metric(second.url, 'chat_connections_rejected_total')
+  const refused = await metric(second.opsUrl, 'chat_connections_rejected_total')
   t.ok(refused > 0, `admission control refused part of the storm (${refused} refusals) and every client still got back in`)
   for (const [i, receiver] of receivers.entries()) {
     const seqs = receiver.received.map((m) => m.seq)
