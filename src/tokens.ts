@@ -63,9 +63,12 @@ function publicKeyAlgorithm (pem: string): Algorithm {
 }
 
 export function createTokens (options: TokenOptions): Tokens {
+  // Configured issuer and audience are required, not merely checked when present.
+  const required = [...(options.issuer === undefined ? [] : ['iss']), ...(options.audience === undefined ? [] : ['aud'])]
   const claims = {
     ...(options.issuer === undefined ? {} : { allowedIss: options.issuer }),
-    ...(options.audience === undefined ? {} : { allowedAud: options.audience })
+    ...(options.audience === undefined ? {} : { allowedAud: options.audience }),
+    ...(required.length === 0 ? {} : { requiredClaims: required })
   }
   const verifier = (key: string, algorithm: Algorithm): Verify =>
     createVerifier({ key, algorithms: [algorithm], cache: 10_000, ...claims }) as Verify
