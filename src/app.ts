@@ -1,4 +1,3 @@
-import { createServer } from 'node:http'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -8,6 +7,7 @@ import type { Config } from './config.js'
 import { clusterRateLimitStore } from './http/cluster-rate-limit-store.js'
 import { installErrorHandlers } from './http/errors.js'
 import { messageRoutes } from './http/messages.js'
+import { installRequestDeadline } from './http/request-deadline.js'
 import { securityHeaders } from './http/security-headers.js'
 import { sessionRoutes } from './http/sessions.js'
 import { createSignInThrottle } from './http/sign-in-throttle.js'
@@ -35,8 +35,6 @@ export interface AppDeps {
 }
 
 const REST_BODY_LIMIT = 16 * 1024
-/** How often Node looks for requests past their deadline (its default, 30 s, would let a slow body linger). */
-const TIMEOUT_CHECK_INTERVAL_MS = 1000
 
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
@@ -44,14 +42,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: REST_BODY_LIMIT,
-    return503OnClosing: true,
-    // A request's head and body must arrive within these (a slow body is answered 408 and closed).
-    serverFactory: (handler) => createServer({
-      requestTimeout: config.REQUEST_TIMEOUT_MS,
-      headersTimeout: Math.min(config.REQUEST_TIMEOUT_MS, config.HANDSHAKE_TIMEOUT_MS),
-      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS
-    }, handler)
+    return503OnClosing: true
   })
+  // A request's body must arrive within REQUEST_TIMEOUT_MS (a slow body is answered 408 and closed).
+  installRequestDeadline(app.server, config.REQUEST_TIMEOUT_MS)
   installErrorHandlers(app)
   await app.register(helmet, securityHeaders())
   await app.register(rateLimit, {
