@@ -10,9 +10,10 @@ import type { FastifyHelmetOptions } from '@fastify/helmet'
 /** A Host header safe to echo into a policy (no spaces, quotes or semicolons). */
 const HOST = /^[A-Za-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::\d{1,5})?$/
 
-function webSocketOrigins (request: IncomingMessage): string {
+/** `'self'` plus the page's own host over ws: and wss: (just `'self'` for a Host that does not look like one). */
+function connectSources (request: IncomingMessage): string {
   const host = request.headers.host ?? ''
-  return HOST.test(host) ? `ws://${host} wss://${host}` : "'self'"
+  return HOST.test(host) ? `'self' ws://${host} wss://${host}` : "'self'"
 }
 
 export function securityHeaders (): FastifyHelmetOptions {
@@ -24,7 +25,7 @@ export function securityHeaders (): FastifyHelmetOptions {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        connectSrc: ["'self'", (request) => webSocketOrigins(request as IncomingMessage)],
+        connectSrc: [(request) => connectSources(request as IncomingMessage)],
         imgSrc: ["'self'", 'data:'],
         objectSrc: ["'none'"],
         baseUri: ["'none'"],
