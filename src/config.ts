@@ -168,6 +168,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     (config.JWT_SECRET === DEFAULT_JWT_SECRET || config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
     throw new ConfigError(`invalid configuration:\n  JWT_SECRET: NODE_ENV=production needs a secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters that is not the default`)
   }
+  const shortKids = Object.entries(config.JWT_KEYS).filter(([, key]) => !key.startsWith('-----BEGIN') && key.length < MIN_PRODUCTION_SECRET_LENGTH).map(([kid]) => kid)
+  if (config.NODE_ENV === 'production' && shortKids.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  JWT_KEYS: NODE_ENV=production needs secrets of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (short: ${shortKids.join(', ')})`)
+  }
   if (config.NODE_ENV === 'production' && config.DEBUG_GC_ROUTE) {
     throw new ConfigError('invalid configuration:\n  DEBUG_GC_ROUTE: the GC debug route is refused with NODE_ENV=production')
   }

@@ -44,13 +44,12 @@ export async function runWorker (config: Config): Promise<void> {
       metrics.storeReadMax.set(metrics.workerLabel, ms / 1000)
     }
   })
-  const writer = new StoreClient({
-    send: (message) => {
-      if (process.connected !== true || process.send === undefined) return false
-      process.send(message)
-      return true
-    }
-  })
+  const sendToPrimary = (message: WorkerToPrimary): boolean => {
+    if (process.connected !== true || process.send === undefined) return false
+    process.send(message)
+    return true
+  }
+  const writer = new StoreClient({ send: sendToPrimary })
   const pool = new ChatPool({
     threads: config.POOL_THREADS,
     maxQueue: config.POOL_MAX_QUEUE,
@@ -74,11 +73,6 @@ export async function runWorker (config: Config): Promise<void> {
     audience: config.JWT_AUDIENCE,
     revocations
   })
-  const sendToPrimary = (message: WorkerToPrimary): boolean => {
-    if (process.connected !== true || process.send === undefined) return false
-    process.send(message)
-    return true
-  }
   const quotas = new ConnectionQuotaClient(sendToPrimary)
   // Before sticky's own listener injects the socket: remember the client address the primary resolved.
   process.prependListener('message', (message: unknown, handle: unknown) => {

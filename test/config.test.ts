@@ -42,6 +42,7 @@ t.test('bad values name the variable', async (t) => {
     [{ NODE_ENV: 'production' }, /JWT_SECRET/],
     [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, /JWT_SECRET/],
     [{ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x', DEBUG_GC_ROUTE: 'true' }, /DEBUG_GC_ROUTE/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x', JWT_KEYS: 'old:short' }, /JWT_KEYS/],
     [{ TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY/],
     [{ JWT_KEYS: '{not json' }, /JWT_KEYS/],
