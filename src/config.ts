@@ -58,7 +58,7 @@ const schema = z.object({
   /** Peers whose X-Forwarded-For is believed: `true`, `false`, or addresses and CIDRs, comma-separated. */
   TRUST_PROXY: z.string().default('false').transform((value, context) => parseTrustProxy(value, context)),
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
-  MAX_HEADS_PER_IP: int(0, 1_000_000).default(256),
+  MAX_HEADS_PER_IP: int(0, 1_000_000).default(1000),
 
   MAX_HTTP_BUFFER_SIZE: int(16 * 1024, 64 * 1024).default(32 * 1024),
   PING_INTERVAL_MS: int(1000, 600_000).default(15_000),
