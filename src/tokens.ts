@@ -26,6 +26,8 @@ export interface Tokens {
   issue: (userId: string, username: string) => { token: string, expiresAt: string, expiresAtMs: number }
   /** Verifies a token; throws ChatError E_UNAUTHORIZED for anything missing, forged, expired, revoked or malformed. */
   verify: (token: unknown) => Identity
+  /** Whether a verified token (by its Identity.revocationKey) has been revoked since. */
+  revoked: (revocationKey: string) => boolean
 }
 
 export interface TokenOptions {
@@ -121,6 +123,7 @@ export function createTokens (options: TokenOptions): Tokens {
       const { expiresAtMs } = verify(token)
       return { token, expiresAt: new Date(expiresAtMs).toISOString(), expiresAtMs }
     },
-    verify
+    verify,
+    revoked: (revocationKey) => options.revocations?.has(revocationKey) === true
   }
 }

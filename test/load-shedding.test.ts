@@ -22,7 +22,9 @@ const ENV = {
   // they would be cut as slow consumers and the load would stop after its first burst.
   OUTBOUND_MAX_PACKETS: '1000000',
   OUTBOUND_MAX_BYTES: '1073741824',
-  OVERLOAD_RETRY_AFTER_MS: '300'
+  OVERLOAD_RETRY_AFTER_MS: '300',
+  // One user holds every connection of the load.
+  MAX_SOCKETS_PER_USER: '0'
 }
 
 t.test('shed connections, typing and sends under load, recover after', async (t) => {

@@ -59,14 +59,14 @@ t.test('a never-reading client is cut at its backlog bound; the worker keeps non
   // Warm up caches and heap with the stalled client already gone quiet, then measure.
   await flood(1000)
   await eventually(() => inbox.length === 1000, 30_000)
-  const before = await retained(cluster.url)
+  const before = await retained(cluster.opsUrl)
   const total = 9000
   await flood(total - 1000)
   await eventually(() => inbox.length === total, 60_000)
   t.same(inbox.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), 'a reader that keeps up gets every message in order')
 
   // Measured while the stalled client's TCP connection still exists on its side: what the worker holds.
-  const after = await retained(cluster.url)
+  const after = await retained(cluster.opsUrl)
   const broadcastMb = (total - 1000) * text.length / 2 ** 20
   const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1)
   // Measured here with the bound lifted (OUTBOUND_MAX_* at their maximum): the heap keeps the

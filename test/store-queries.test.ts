@@ -25,7 +25,9 @@ t.test('query plans use the primary key and the idempotency index', async (t) =>
     ['page forwards (join with since, gap fill, REST after)', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`, [1, 10, 100, 50]],
     ['idempotency check', 'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?', [1, 'u', 'c']],
     ['room by name', 'SELECT id, last_seq FROM rooms WHERE name = ?', ['lobby']],
-    ['user by name', 'SELECT id, username FROM users WHERE username = ?', ['alice']]
+    ['account by name, any case (sign-in, registration, guest check)', "SELECT id, username, password_hash FROM users WHERE kind = 'account' AND username = ? COLLATE NOCASE", ['alice']],
+    ['revoked tokens still valid (worker start)', 'SELECT token_key, expires_at FROM revoked_tokens WHERE expires_at >= ?', [0]],
+    ['expired revocations (pruned on each revocation)', 'SELECT token_key FROM revoked_tokens WHERE expires_at < ?', [0]]
   ]
   for (const [label, sql, params] of queries) {
     const detail = plan(sql, ...params)

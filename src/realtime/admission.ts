@@ -65,6 +65,13 @@ export function installAdmission (io: ChatServer, context: RealtimeContext, maxC
       const refused = await quotas.acquire(connectionId, identity.userId, address)
       if (refused === 'user') return refuse('user_sockets', `a user may hold at most ${config.MAX_SOCKETS_PER_USER} connections`, context.overloadRetryAfterMs())
       if (refused === 'address') return refuse('ip_connections', `an address may hold at most ${config.MAX_CONNECTIONS_PER_IP} connections`, context.overloadRetryAfterMs())
+      // Revoked while the quota was asked for: the revocation's sweep did not see this socket yet.
+      if (tokens.revoked(identity.revocationKey)) {
+        quotas.release(connectionId)
+        metrics.connectionsRejected.inc({ reason: 'unauthorized' })
+        next(refusal('E_UNAUTHORIZED', 'token revoked'))
+        return
+      }
       // Released when the connection closes, however it ends (even before the Socket.IO connect completes).
       if (socket.conn.readyState === 'closed') quotas.release(connectionId)
       else socket.conn.once('close', () => quotas.release(connectionId))
