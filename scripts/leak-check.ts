@@ -17,7 +17,8 @@ import { compiledPath } from '../src/paths.js'
  *
  *   node dist/scripts/leak-check.js --cycles 10 --clients 3000
  *
- * Without --url it starts the service itself (2 workers, a temporary data directory).
+ * Without --url it starts the service itself (2 workers, a temporary data directory); with
+ * --url, --ops-url names its operations listener (where /debug/memory is served).
  * Loopback only; every loop is bounded; the service it starts is stopped by PID at the end.
  */
 
@@ -26,6 +27,8 @@ export interface LeakCheckOptions {
   clients: number
   roomSize: number
   url?: string
+  /** The operations listener of the service at `url` (its /debug/memory); required with `url`. */
+  opsUrl?: string
   /** Log a line per cycle. */
   print?: (line: string) => void
 }
@@ -99,10 +102,12 @@ async function cycle (url: string, tokens: string[], roomSize: number, cycleNumb
 export async function runLeakCheck (options: LeakCheckOptions): Promise<LeakCheckResult> {
   const print = options.print ?? (() => {})
   let url = options.url
+  let opsUrl = options.opsUrl ?? options.url
   let stopService = async (): Promise<void> => {}
-  if (url === undefined) {
+  if (url === undefined || opsUrl === undefined) {
     const started = await startService()
     url = started.url
+    opsUrl = started.opsUrl
     stopService = started.stop
   }
   try {
@@ -112,13 +117,13 @@ export async function runLeakCheck (options: LeakCheckOptions): Promise<LeakChec
       await cycle(url, tokens, options.roomSize, c)
       // Bounded wait for every connection to be gone on the server side.
       for (let i = 0; i < 100; i++) {
-        const now = await memory(url)
+        const now = await memory(opsUrl)
         if (now.every((worker) => worker.connections === 0)) break
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       // Presence keeps a user "online" for its grace period; let it pass before measuring.
       await new Promise((resolve) => setTimeout(resolve, 500))
-      const workers = await memory(url)
+      const workers = await memory(opsUrl)
       const heapUsed = workers.reduce((sum, worker) => sum + worker.heapUsed, 0)
       const rss = workers.reduce((sum, worker) => sum + worker.rss, 0)
       cycles.push({ cycle: c, workers, heapUsed, rss })
@@ -133,12 +138,13 @@ export async function runLeakCheck (options: LeakCheckOptions): Promise<LeakChec
   }
 }
 
-async function startService (): Promise<{ url: string, stop: () => Promise<void> }> {
+async function startService (): Promise<{ url: string, opsUrl: string, stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-leak-'))
   const child = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
       PORT: '0',
+      OPS_PORT: '0',
       HOST: '127.0.0.1',
       WORKERS: process.env.WORKERS ?? '2',
       DATA_DIR: dataDir,
@@ -147,6 +153,8 @@ async function startService (): Promise<{ url: string, stop: () => Promise<void>
       CONNECTION_RATE_PER_IP_PER_S: '0',
       REST_SESSIONS_PER_MIN: '1000000',
       SHED_EVENT_LOOP_DELAY_MS: '0', // measure memory, not load shedding
+      MAX_CONNECTIONS_PER_IP: '0', // every client is on loopback
+      MAX_HEADS_PER_IP: '0',
       LOG_LEVEL: 'info', // the 'listening' line carries the port
       JWT_SECRET: 'leak-check-secret-0123456789-abcdefghijklmnop'
     },
@@ -160,17 +168,20 @@ async function startService (): Promise<{ url: string, stop: () => Promise<void>
     clearTimeout(timer)
     rmSync(dataDir, { recursive: true, force: true })
   }
-  const port = await new Promise<number>((resolve, reject) => {
+  const { port, opsPort } = await new Promise<{ port: number, opsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('service did not start in 30 s')), 30_000)
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
-        const parsed = JSON.parse(line) as { msg?: string, port?: number }
-        if (parsed.msg === 'listening' && parsed.port !== undefined) { clearTimeout(timer); resolve(parsed.port) }
+        const parsed = JSON.parse(line) as { msg?: string, port?: number, opsPort?: number }
+        if (parsed.msg === 'listening' && parsed.port !== undefined && parsed.opsPort !== undefined) {
+          clearTimeout(timer)
+          resolve({ port: parsed.port, opsPort: parsed.opsPort })
+        }
       } catch {}
     })
     void exited.then(() => reject(new Error('service exited during start')))
   }).catch(async (error: unknown) => { await stop(); throw error })
-  return { url: `http://127.0.0.1:${port}`, stop }
+  return { url: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}`, stop }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -179,7 +190,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       cycles: { type: 'string', default: '10' },
       clients: { type: 'string', default: '3000' },
       'room-size': { type: 'string', default: '20' },
-      url: { type: 'string' }
+      url: { type: 'string' },
+      'ops-url': { type: 'string' }
     }
   })
   const options: LeakCheckOptions = {
@@ -189,6 +201,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     print: (line) => console.log(line)
   }
   if (values.url !== undefined) options.url = values.url
+  if (values['ops-url'] !== undefined) options.opsUrl = values['ops-url']
   console.log(`leak check: ${options.cycles} cycles × ${options.clients} clients (rooms of ${options.roomSize})`)
   const result = await runLeakCheck(options)
   const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { projectPath } from './paths.js'
@@ -26,6 +27,19 @@ const schema = z.object({
   JWT_SECRET: z.string().min(1).default(DEFAULT_JWT_SECRET),
   TOKEN_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   SESSIONS_ROUTE: bool.default(true),
+  /** Guest sign-in (`POST /api/sessions` without a password); default: on outside production. */
+  GUESTS: bool.optional(),
+  /** Verification keys besides JWT_SECRET, by `kid`: JSON `{"kid":"secret or PEM public key"}` or `kid:secret,kid:secret`. */
+  JWT_KEYS: z.string().optional().transform((value, context) => parseJwtKeys(value, context)),
+  /** The `kid` (a JWT_KEYS secret) that signs new tokens; JWT_SECRET without a `kid` when unset. */
+  JWT_KID: z.string().regex(/^[\w.-]{1,64}$/).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  SIGNIN_FAILURES_PER_ACCOUNT: int(1, 1_000_000).default(10),
+  SIGNIN_FAILURES_PER_IP: int(1, 1_000_000).default(100),
+  SIGNIN_FAILURE_WINDOW_S: int(1, 24 * 3600).default(900),
+  ROOMS_CREATED_PER_HOUR: int(0, 1_000_000).default(20),
+  ROOMS_CREATED_MAX: int(0, 10_000_000).default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   POOL_THREADS: int(1, 64).default(1),
@@ -42,6 +56,12 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   RESPAWN_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
   DEBUG_GC_ROUTE: bool.default(false),
+  OPS_PORT: int(0, 65535).default(9100),
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Peers whose X-Forwarded-For is believed: `true`, `false`, or addresses and CIDRs, comma-separated. */
+  TRUST_PROXY: z.string().default('false').transform((value, context) => parseTrustProxy(value, context)),
+  REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  MAX_HEADS_PER_IP: int(0, 1_000_000).default(1000),
 
   MAX_HTTP_BUFFER_SIZE: int(16 * 1024, 64 * 1024).default(32 * 1024),
   PING_INTERVAL_MS: int(1000, 600_000).default(15_000),
@@ -51,6 +71,8 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_WORKER: int(0, 10_000_000).default(0),
   CONNECTION_RATE_PER_IP_PER_S: z.coerce.number().min(0).max(1_000_000).default(20),
   CONNECTION_BURST_PER_IP: int(1, 10_000_000).default(200),
+  MAX_CONNECTIONS_PER_IP: int(0, 10_000_000).default(5000),
+  MAX_SOCKETS_PER_USER: int(0, 1_000_000).default(20),
   HANDSHAKE_TIMEOUT_MS: int(500, 120_000).default(10_000),
   OVERLOAD_RETRY_AFTER_MS: int(100, 600_000).default(2000),
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(200),
@@ -63,8 +85,6 @@ const schema = z.object({
   EVENT_BURST: int(1, 1_000_000).default(100),
   SOCKET_MAX_QUEUED_EVENTS: int(1, 100_000).default(32),
   ROOMS_PER_SOCKET: int(1, 100_000).default(100),
-  ROOMS_CREATED_PER_HOUR: int(1, 1_000_000).default(20),
-  ROOMS_CREATED_MAX: int(1, 100_000_000).default(200),
   STORE_MAX_BACKLOG: int(1, 10_000_000).default(20_000),
   REST_SESSIONS_PER_MIN: int(1, 1_000_000).default(30),
   REST_READS_PER_MIN: int(1, 1_000_000).default(300),
@@ -74,7 +94,57 @@ const schema = z.object({
   OUTBOUND_MAX_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(2 * 1024 * 1024)
 })
 
-export type Config = Readonly<z.infer<typeof schema> & { DATA_DIR_ABSOLUTE: string }>
+/** TRUST_PROXY parsed: trust every peer, none, or those in the list (addresses and CIDRs). */
+export type TrustProxy = boolean | readonly string[]
+
+function parseTrustProxy (value: string, context: z.RefinementCtx): TrustProxy {
+  const lower = value.trim().toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true
+  if (['false', '0', 'no', 'off', ''].includes(lower)) return false
+  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const bits = prefix === undefined ? undefined : Number(prefix)
+    if (family === 0 || extra !== undefined || (bits !== undefined && (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)))) {
+      context.addIssue({ code: 'custom', message: `not true, false or a list of addresses and CIDRs: ${JSON.stringify(entry)}` })
+      return false
+    }
+  }
+  return Object.freeze(entries)
+}
+
+/** JWT_KEYS parsed: verification keys by `kid` (HS256 secrets, or PEM public keys). */
+function parseJwtKeys (value: string | undefined, context: z.RefinementCtx): Readonly<Record<string, string>> {
+  const keys: Record<string, string> = {}
+  if (value === undefined || value.trim() === '') return Object.freeze(keys)
+  let entries: Array<[string, unknown]>
+  if (value.trim().startsWith('{')) {
+    try {
+      entries = Object.entries(JSON.parse(value) as Record<string, unknown>)
+    } catch {
+      context.addIssue({ code: 'custom', message: 'not valid JSON' })
+      return Object.freeze(keys)
+    }
+  } else {
+    entries = value.split(',').map((pair) => {
+      const colon = pair.indexOf(':')
+      return colon === -1 ? [pair.trim(), undefined] : [pair.slice(0, colon).trim(), pair.slice(colon + 1).trim()]
+    })
+  }
+  for (const [kid, key] of entries) {
+    if (!/^[\w.-]{1,64}$/.test(kid) || typeof key !== 'string' || key.length === 0) {
+      context.addIssue({ code: 'custom', message: `every entry needs a kid ([A-Za-z0-9_.-], 1-64) and a non-empty key (entry ${JSON.stringify(kid)})` })
+      continue
+    }
+    keys[kid] = key
+  }
+  return Object.freeze(keys)
+}
+
+type Parsed = z.infer<typeof schema>
+
+export type Config = Readonly<Omit<Parsed, 'GUESTS'> & { GUESTS: boolean, DATA_DIR_ABSOLUTE: string }>
 
 /** A configuration problem, reported before anything starts. */
 export class ConfigError extends Error {
@@ -101,10 +171,24 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     (config.JWT_SECRET === DEFAULT_JWT_SECRET || config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)) {
     throw new ConfigError(`invalid configuration:\n  JWT_SECRET: NODE_ENV=production needs a secret of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters that is not the default`)
   }
+  const shortKids = Object.entries(config.JWT_KEYS).filter(([, key]) => !key.startsWith('-----BEGIN') && key.length < MIN_PRODUCTION_SECRET_LENGTH).map(([kid]) => kid)
+  if (config.NODE_ENV === 'production' && shortKids.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  JWT_KEYS: NODE_ENV=production needs secrets of at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (short: ${shortKids.join(', ')})`)
+  }
+  if (config.NODE_ENV === 'production' && config.DEBUG_GC_ROUTE) {
+    throw new ConfigError('invalid configuration:\n  DEBUG_GC_ROUTE: the GC debug route is refused with NODE_ENV=production')
+  }
+  if (config.JWT_KID !== undefined && (config.JWT_KEYS[config.JWT_KID] === undefined || config.JWT_KEYS[config.JWT_KID]?.startsWith('-----BEGIN') === true)) {
+    throw new ConfigError(`invalid configuration:\n  JWT_KID: ${JSON.stringify(config.JWT_KID)} is not a secret of JWT_KEYS (a public key cannot sign)`)
+  }
   if (config.STORE_WRITER === 'worker' && config.WORKERS > 1) {
     throw new ConfigError('invalid configuration:\n  STORE_WRITER: worker needs WORKERS=1 (with several workers the primary is the one writer)')
   }
-  return Object.freeze({ ...config, DATA_DIR_ABSOLUTE: resolve(config.DATA_DIR) })
+  return Object.freeze({
+    ...config,
+    GUESTS: config.GUESTS ?? config.NODE_ENV !== 'production',
+    DATA_DIR_ABSOLUTE: resolve(config.DATA_DIR)
+  })
 }
 
 /** True when the (only) worker commits its own writes instead of sending them to the primary. */

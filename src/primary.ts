@@ -4,21 +4,24 @@ import { setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter'
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible'
 import type { Logger } from 'pino'
 import { createBalancer } from './cluster/balancer.js'
+import { proxyTrust } from './cluster/client-address.js'
+import { ConnectionQuotas } from './cluster/connection-quotas.js'
 import type { PrimaryToWorker, WorkerToPrimary, WriteAnswer } from './cluster/messages.js'
 import { Supervisor } from './cluster/supervisor.js'
 import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { ClusterMetrics } from './ops/cluster-metrics.js'
 import { createPrimaryMetrics, type PrimaryMetrics } from './ops/metrics.js'
-import { createOpsServer, opsPaths } from './ops/ops-server.js'
+import { createOpsServers, publicOpsPaths } from './ops/ops-server.js'
 import { prepareDatabase } from './store/database.js'
 import { observeCommits, StoreService } from './store/store-service.js'
 
 /**
  * The primary process: prepares the store (migrations) before anything forks and is its one
  * writer, forks one Socket.IO worker per core, relays the cluster adapter and rate-limit
- * counters, balances connections with sticky sessions, answers health and metrics, and
- * coordinates shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
+ * counters, balances connections with sticky sessions, counts connections per user and per
+ * address, answers health (public port) and metrics (operations listener), and coordinates
+ * shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
  */
 
 const WORKER_START_TIMEOUT_MS = 30_000
@@ -47,6 +50,7 @@ export async function runPrimary (config: Config): Promise<void> {
   metrics.workersWanted.set(config.WORKERS)
   // With one worker that commits its own writes (STORE_WRITER=auto), the primary holds no store.
   const store = workerOwnsStore(config) ? undefined : createStore(config, databaseFile, metrics, logger)
+  serveConnectionQuotas(config)
   const supervisor = new Supervisor({
     workers: config.WORKERS,
     respawnBackoffMaxMs: config.RESPAWN_BACKOFF_MAX_MS,
@@ -55,8 +59,16 @@ export async function runPrimary (config: Config): Promise<void> {
     metrics
   })
   let draining = false
-  const opsServer = createOpsServer({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining, debugMemory: config.DEBUG_GC_ROUTE })
-  const balancer = createBalancer({ supervisor, opsServer, opsPaths: opsPaths(config.DEBUG_GC_ROUTE), headTimeoutMs: config.HANDSHAKE_TIMEOUT_MS, metrics })
+  const opsServers = createOpsServers({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining, debugMemory: config.DEBUG_GC_ROUTE })
+  const balancer = createBalancer({
+    supervisor,
+    opsServer: opsServers.public,
+    opsPaths: publicOpsPaths(),
+    headTimeoutMs: config.HANDSHAKE_TIMEOUT_MS,
+    maxHeadsPerAddress: config.MAX_HEADS_PER_IP,
+    trustedProxy: proxyTrust(config.TRUST_PROXY),
+    metrics
+  })
 
   let shuttingDown: Promise<void> | undefined
   const shutdown = (signal: string): Promise<void> => {
@@ -71,6 +83,7 @@ export async function runPrimary (config: Config): Promise<void> {
       // Retry-After, so load balancers and clients see the drain instead of a refused connection.
       await supervisor.stop(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - 1000))
       balancer.close()
+      opsServers.operations.close()
       // Every worker is gone: commit what is left, checkpoint the WAL, close the store.
       await store?.close().catch((error: unknown) => logger.error({ err: error }, 'store did not close cleanly (its WAL keeps every commit)'))
       clearTimeout(hardStop)
@@ -102,6 +115,17 @@ export async function runPrimary (config: Config): Promise<void> {
     process.exit(1)
   }
 
+  // The operations listener first, so its address is known when the service says it listens.
+  await new Promise<void>((resolve, reject) => {
+    opsServers.operations.once('error', reject)
+    opsServers.operations.listen({ port: config.OPS_PORT, host: config.OPS_HOST }, () => resolve())
+  }).catch((error: unknown) => {
+    logger.fatal({ err: error, opsPort: config.OPS_PORT, opsHost: config.OPS_HOST }, 'cannot listen on the operations port')
+    process.exit(1)
+  })
+  const opsAddress = opsServers.operations.address() as AddressInfo
+  logger.info({ opsHost: opsAddress.address, opsPort: opsAddress.port }, 'operations listening')
+
   // Listen only once every worker serves: nothing is handed to a worker that cannot answer.
   await new Promise<void>((resolve, reject) => {
     balancer.once('error', reject)
@@ -111,7 +135,7 @@ export async function runPrimary (config: Config): Promise<void> {
     process.exit(1)
   })
   const address = balancer.address() as AddressInfo
-  logger.info({ host: address.address, port: address.port, workers: config.WORKERS }, 'listening')
+  logger.info({ host: address.address, port: address.port, opsHost: opsAddress.address, opsPort: opsAddress.port, workers: config.WORKERS }, 'listening')
   process.send?.('ready') // pm2 wait_ready
 }
 
@@ -136,10 +160,29 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
         worker.send(message, undefined, () => {})
       }
     },
+    onRevoked: (tokens) => {
+      const message: PrimaryToWorker = { type: 'chat:revoked', tokens }
+      for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected() === true) worker.send(message, undefined, () => {})
+    },
     onCommit: observeCommits(metrics, logger)
   })
   cluster.on('message', (worker, message: WorkerToPrimary) => {
     if (message?.type === 'chat:write') store.submit(worker.id, message.requestId, message.ops)
   })
   return store
+}
+
+/** Answers the workers' `chat:quota-acquire` and hears their releases (see connection-quotas.ts). */
+function serveConnectionQuotas (config: Config): void {
+  const quotas = new ConnectionQuotas({ maxPerUser: config.MAX_SOCKETS_PER_USER, maxPerAddress: config.MAX_CONNECTIONS_PER_IP })
+  cluster.on('message', (worker, message: WorkerToPrimary) => {
+    if (message?.type === 'chat:quota-acquire') {
+      const refused = quotas.acquire(worker.id, message.connectionId, message.userId, message.address)
+      const answer: PrimaryToWorker = refused === undefined ? { type: 'chat:quota-answer', requestId: message.requestId } : { type: 'chat:quota-answer', requestId: message.requestId, refused }
+      if (worker.isConnected()) worker.send(answer, undefined, () => {})
+    } else if (message?.type === 'chat:quota-release') {
+      quotas.release(worker.id, message.connectionId)
+    }
+  })
+  cluster.on('exit', (worker) => quotas.releaseWorker(worker.id))
 }

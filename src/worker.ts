@@ -1,18 +1,24 @@
 import cluster from 'node:cluster'
+import { Socket } from 'node:net'
 import { setupWorker } from '@socket.io/sticky'
 import { buildApp } from './app.js'
+import { rememberClientAddress } from './cluster/client-address.js'
 import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './cluster/messages.js'
 import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createStoreMetrics, createWorkerMetrics } from './ops/metrics.js'
 import { ChatPool } from './pool/chat-pool.js'
+import { ConnectionQuotaClient } from './realtime/connection-quota.js'
 import { createRealtime, type Realtime } from './realtime/realtime.js'
 import { databasePath } from './store/database.js'
 import { MessageReader } from './store/message-reader.js'
 import { StoreClient } from './store/store-client.js'
 import { observeCommits, StoreService } from './store/store-service.js'
 import type { CommittedMessage } from './store/write-ops.js'
+import { RevocationList } from './revocations.js'
 import { createTokens } from './tokens.js'
+
+const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 
 /**
  * One Socket.IO worker process: its store read connection (on the event loop; writes go to the
@@ -39,6 +45,11 @@ export async function runWorker (config: Config): Promise<void> {
       metrics.storeReadMax.set(metrics.workerLabel, ms / 1000)
     }
   })
+  const sendToPrimary = (message: WorkerToPrimary): boolean => {
+    if (process.connected !== true || process.send === undefined) return false
+    process.send(message)
+    return true
+  }
   // The only worker commits its own writes on a store thread of its own: the ack and the
   // delivery of a message then cost no IPC at all. Otherwise the primary's thread commits.
   let realtime: Realtime | undefined
@@ -51,17 +62,18 @@ export async function runWorker (config: Config): Promise<void> {
         for (const answer of answers) writer.answered(answer.requestId, answer.results, answer.error)
         if (messages.length > 0) realtime?.onCommitted(messages)
       },
+      // Before the revoking request is answered, as the primary does for several workers.
+      onRevoked: (revoked) => {
+        revocations.add(revoked)
+        realtime?.onRevoked(revoked.map((token) => token.key))
+      },
       onCommit: observeCommits(createStoreMetrics([metrics.registry]), logger)
     })
     : undefined
   const writer = new StoreClient({
     send: (message) => {
-      if (localStore !== undefined) {
-        if (message.type === 'chat:write') localStore.submit(0, message.requestId, message.ops)
-        return true
-      }
-      if (process.connected !== true || process.send === undefined) return false
-      process.send(message)
+      if (localStore === undefined) return sendToPrimary(message)
+      if (message.type === 'chat:write') localStore.submit(0, message.requestId, message.ops)
       return true
     }
   })
@@ -76,10 +88,29 @@ export async function runWorker (config: Config): Promise<void> {
     metrics
   })
   metrics.measurePoolQueue(() => pool.queueSize)
-  const tokens = createTokens(config.JWT_SECRET, config.TOKEN_TTL_S)
-  const app = await buildApp({ config, logger, tokens, reader, writer })
+  const revocations = new RevocationList()
+  revocations.add(reader.revokedTokens(Date.now()))
+  const pruneTimer = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS).unref()
+  const tokens = createTokens({
+    secret: config.JWT_SECRET,
+    ttlSeconds: config.TOKEN_TTL_S,
+    keys: config.JWT_KEYS,
+    signingKid: config.JWT_KID,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    revocations
+  })
+  const quotas = new ConnectionQuotaClient(sendToPrimary)
+  // Before sticky's own listener injects the socket: remember the client address the primary resolved.
+  process.prependListener('message', (message: unknown, handle: unknown) => {
+    const sticky = message as { type?: unknown, clientAddress?: unknown }
+    if (sticky?.type === 'sticky:connection' && handle instanceof Socket && typeof sticky.clientAddress === 'string') {
+      rememberClientAddress(handle, sticky.clientAddress)
+    }
+  })
+  const app = await buildApp({ config, logger, tokens, reader, writer, metrics })
   await app.ready()
-  realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, workerId })
+  realtime = createRealtime(app.server, { config, logger, metrics, tokens, reader, writer, pool, quotas, workerId })
   setupWorker(realtime.io)
 
   let stopping: Promise<void> | undefined
@@ -87,6 +118,7 @@ export async function runWorker (config: Config): Promise<void> {
     stopping ??= (async () => {
       logger.info({ reason, deadlineMs }, 'draining')
       try {
+        clearInterval(pruneTimer)
         await realtime.drain(Math.max(100, deadlineMs - 500))
         await realtime.close()
         await app.close()
@@ -126,7 +158,10 @@ export async function runWorker (config: Config): Promise<void> {
     if (control.type === 'chat:commit') {
       for (const answer of control.answers) writer.answered(answer.requestId, answer.results, answer.error)
       if (control.messagesJson !== undefined) realtime?.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
-    }
+    } else if (control.type === 'chat:revoked') {
+      revocations.add(control.tokens)
+      realtime?.onRevoked(control.tokens.map((token) => token.key))
+    } else if (control.type === 'chat:quota-answer') quotas.answered(control.requestId, control.refused)
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { HistoryOk, MessageSendOk, RoomJoinOk } from '../src/protocol/events.js'
 import { startCluster } from './helpers/cluster.js'
-import { clientMsgId, connect, request, signIn } from './helpers/client.js'
+import { clientMsgId, connect, renew, request, signIn } from './helpers/client.js'
 
 /** Every ack shape of PROTOCOL.md and the error code each kind of bad input gets. */
 
@@ -94,7 +94,8 @@ t.test('ack shapes and error codes', async (t) => {
   })
 
   t.test('auth:refresh', async (t) => {
-    const fresh = await signIn(cluster.url, 'alice')
+    const fresh = await renew(cluster.url, alice.token)
+    t.equal(fresh.userId, alice.userId, 'a renewed token keeps the identity')
     t.match(await request(socket, 'auth:refresh', { token: fresh.token }), { ok: true, expiresAt: String })
     const other = await signIn(cluster.url, 'mallory')
     await expectError('auth:refresh', { token: other.token }, 'E_FORBIDDEN', "another user's token")

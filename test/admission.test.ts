@@ -15,7 +15,7 @@ t.test('MAX_CONNECTIONS: the excess gets E_OVERLOADED with a retry delay, at onc
   t.equal(refused.data?.code, 'E_OVERLOADED')
   const retryAfterMs = refused.data?.retryAfterMs ?? 0
   t.ok(retryAfterMs >= 500 && retryAfterMs <= 1500, `jittered retryAfterMs around the configured 1000 (${retryAfterMs})`)
-  t.ok(await metric(cluster.url, 'chat_connections_rejected_total', { reason: 'max_connections' }) >= 1, 'counted')
+  t.ok(await metric(cluster.opsUrl, 'chat_connections_rejected_total', { reason: 'max_connections' }) >= 1, 'counted')
 
   admitted[0]?.close()
   let back = false

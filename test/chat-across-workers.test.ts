@@ -11,8 +11,8 @@ t.test('two clients on different workers chat both ways', async (t) => {
   const b = await connect(t, cluster.url, bob.token)
 
   // Least-connection balancing put one client on each worker.
-  t.same(await metric(cluster.url, 'chat_connections', { worker: '1' }), 1)
-  t.same(await metric(cluster.url, 'chat_connections', { worker: '2' }), 1)
+  t.same(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }), 1)
+  t.same(await metric(cluster.opsUrl, 'chat_connections', { worker: '2' }), 1)
 
   const atA = collectMessages(a)
   const atB = collectMessages(b)

@@ -33,11 +33,11 @@ t.test('a reader recovers every message through a worker kill', async (t) => {
   // A fixed, slow first retry: the writer's next batch is surely sent while the reader is away.
   const reader = await startLibraryClient(t, cluster.url, 'reader', { reconnectionDelayMs: 2000, randomizationFactor: 0 })
   await reader.client.join(ROOM)
-  const readerWorker = await workerWithConnections(cluster.url, 1)
+  const readerWorker = await workerWithConnections(cluster.opsUrl, 1)
   const writer = await startLibraryClient(t, cluster.url, 'writer')
   await writer.client.join(ROOM)
   const otherWorker = readerWorker === '1' ? '2' : '1'
-  t.equal(await metric(cluster.url, 'chat_connections', { worker: otherWorker }), 1, 'the writer is on the other worker')
+  t.equal(await metric(cluster.opsUrl, 'chat_connections', { worker: otherWorker }), 1, 'the writer is on the other worker')
 
   const outcomes = await sendBatch(writer, 'before', 10)
   await eventually(() => reader.messages.length === 10)

@@ -7,7 +7,8 @@ import { startLibraryClient } from './helpers/library-client.js'
 /**
  * Handshakes the server refuses, which socket.io-client does not retry by itself: a full server
  * (E_OVERLOADED) is tried again after its retryAfterMs, a refused token (E_UNAUTHORIZED) is
- * replaced by signing in again as the same user; a refused join fails instead of hanging.
+ * replaced by renewing it or, failing that, by a guest sign-in under the same name; a refused
+ * join fails instead of hanging.
  */
 
 t.test('a client refused by a full server connects once there is room', async (t) => {

@@ -16,6 +16,21 @@ t.test('defaults, parsing and freezing', async (t) => {
   t.same([custom.PORT, custom.WORKERS, custom.SESSIONS_ROUTE, custom.MESSAGE_RATE_PER_S, custom.DATA_DIR], [8080, 3, false, 0.5, './data'], 'an empty value means the default')
 })
 
+t.test('identity, proxy and operations settings', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.GUESTS, true, 'guests on outside production')
+  t.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x' }).GUESTS, false, 'off in production')
+  t.equal(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x', GUESTS: 'true' }).GUESTS, true, 'unless GUESTS says so')
+  t.equal(config.TRUST_PROXY, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY, true)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' }).TRUST_PROXY, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'])
+  t.same([config.OPS_PORT, config.OPS_HOST], [9100, '127.0.0.1'], 'the operations listener is on loopback')
+  t.same(loadConfig({ JWT_KEYS: 'a:first-secret, b:second:secret' }).JWT_KEYS, { a: 'first-secret', b: 'second:secret' }, 'kid:secret pairs')
+  t.same(loadConfig({ JWT_KEYS: '{"k1":"s1"}', JWT_KID: 'k1' }).JWT_KEYS, { k1: 's1' }, 'JSON')
+  t.same(config.JWT_KEYS, {})
+  t.ok(config.ROOMS_CREATED_PER_HOUR > 0 && config.ROOMS_CREATED_MAX > 0, 'room creation limits have defaults')
+})
+
 t.test('bad values name the variable', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'abc' }, /PORT/],
@@ -25,7 +40,17 @@ t.test('bad values name the variable', async (t) => {
     [{ MODERATION_POLICY: 'shout' }, /MODERATION_POLICY/],
     [{ SESSIONS_ROUTE: 'maybe' }, /SESSIONS_ROUTE/],
     [{ NODE_ENV: 'production' }, /JWT_SECRET/],
-    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, /JWT_SECRET/]
+    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, /JWT_SECRET/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x', DEBUG_GC_ROUTE: 'true' }, /DEBUG_GC_ROUTE/],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'a-long-random-secret-of-forty-characters-x', JWT_KEYS: 'old:short' }, /JWT_KEYS/],
+    [{ TRUST_PROXY: 'maybe' }, /TRUST_PROXY/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /TRUST_PROXY/],
+    [{ JWT_KEYS: '{not json' }, /JWT_KEYS/],
+    [{ JWT_KEYS: 'no-secret' }, /JWT_KEYS/],
+    [{ JWT_KID: 'missing' }, /JWT_KID/],
+    [{ JWT_KEYS: '{"pub":"-----BEGIN PUBLIC KEY-----x"}', JWT_KID: 'pub' }, /JWT_KID/],
+    [{ GUESTS: 'sometimes' }, /GUESTS/],
+    [{ OPS_PORT: '70000' }, /OPS_PORT/]
   ]
   for (const [env, pattern] of cases) {
     let caught: unknown

@@ -65,6 +65,30 @@ t.test('broken packets are answered E_VALIDATION without closing the connection'
   t.equal(raw.socket.readyState, WebSocket.OPEN)
 })
 
+t.test('binary packets with a bad attachment count are answered E_VALIDATION; the connection stays', async (t) => {
+  const cluster = await startCluster(t)
+  const { token } = await signIn(cluster.url, 'binary')
+  const raw = await rawConnect(t, cluster.url, token)
+
+  raw.send('450-21["room:join",{"room":"bin"}]')
+  t.match(await raw.next(), /^4321\[\{"ok":false,"error":\{"code":"E_VALIDATION"/, 'zero attachments')
+  raw.send('45x-22["room:join",{"room":"bin"}]')
+  t.match(await raw.next(), /^4322\[\{"ok":false,"error":\{"code":"E_VALIDATION"/, 'a count that is not a number')
+  raw.send('4599-23["room:join",{"room":"bin"}]')
+  t.match(await raw.next(), /^4323\[\{"ok":false,"error":\{"code":"E_VALIDATION"/, 'more attachments than allowed')
+  raw.socket.send(Buffer.from([1, 2, 3])) // one of the attachments it announced: nobody waits for it
+  raw.send('4524["room:join",{"room":"bin"}]')
+  t.match(await raw.next(), /^4324\[\{"ok":false,"error":\{"code":"E_VALIDATION"/, 'no count at all')
+  raw.send('451-25["room:join",{"_placeholder":true,"num":0}]')
+  raw.send('4226["room:join",{"room":"bin"}]') // text where the announced attachment should be
+  t.match(await raw.next(), /^4326\[\{"ok":true,"room":"bin"/, 'a binary event short of its attachment is dropped, the next event served')
+  raw.send('4227["room:join",{"room":"bin-2"}]')
+  let ack = await raw.next()
+  while (ack.startsWith('42["presence"')) ack = await raw.next() // this socket's own presence in "bin"
+  t.match(ack, /^4327\[\{"ok":true,"room":"bin-2"/, 'the connection still serves')
+  t.equal(raw.socket.readyState, WebSocket.OPEN)
+})
+
 t.test('a frame over the size cap closes only that connection (1009)', async (t) => {
   const cluster = await startCluster(t, { env: { MAX_HTTP_BUFFER_SIZE: String(16 * 1024) } })
   const { token } = await signIn(cluster.url, 'big')

@@ -50,7 +50,7 @@ t.test('long texts are checked on the pool; a flood of worst-case texts leaves t
   await request(flooder, 'room:join', { room: 'heavy' })
   await request(other, 'room:join', { room: 'heavy' })
 
-  const pooledBefore = await metric(cluster.url, 'chat_pool_tasks_total', { task: 'checkText', mode: 'pool' })
+  const pooledBefore = await metric(cluster.opsUrl, 'chat_pool_tasks_total', { task: 'checkText', mode: 'pool' })
   const worst = ['ab'.repeat(1000), 'a '.repeat(1000), 'z'.repeat(2000)]
   const sends = Array.from({ length: 120 }, async (_, i) => await request(flooder, 'message:send', { room: 'heavy', text: worst[i % worst.length], clientMsgId: clientMsgId() }, 60_000))
   // The other user is served while the flood is being checked.
@@ -64,7 +64,7 @@ t.test('long texts are checked on the pool; a flood of worst-case texts leaves t
   const results = await Promise.all(sends)
   t.ok(results.every((ack) => ack.ok), 'every worst-case text was accepted and stored')
   t.ok(answeredDuringFlood.some(Boolean), 'short sends were answered while the flood was still in progress')
-  const pooled = await metric(cluster.url, 'chat_pool_tasks_total', { task: 'checkText', mode: 'pool' }) - pooledBefore
+  const pooled = await metric(cluster.opsUrl, 'chat_pool_tasks_total', { task: 'checkText', mode: 'pool' }) - pooledBefore
   t.equal(pooled, 120, 'every long text ran on the pool, none on the event loop')
-  t.equal(await metric(cluster.url, 'chat_pool_tasks_total', { task: 'checkText', mode: 'inline' }), 20, 'short texts ran inline')
+  t.equal(await metric(cluster.opsUrl, 'chat_pool_tasks_total', { task: 'checkText', mode: 'inline' }), 20, 'short texts ran inline')
 })

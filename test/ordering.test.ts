@@ -23,7 +23,7 @@ t.test('concurrent senders on different workers: each receiver sees seq order, n
     const session = await signIn(cluster.url, `receiver${i}`)
     receivers.push(await connect(t, cluster.url, session.token))
   }
-  t.equal(await metric(cluster.url, 'chat_connections', { worker: '1' }), 4, 'half the sockets on worker 1')
+  t.equal(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }), 4, 'half the sockets on worker 1')
   const inboxes = receivers.map(collectMessages)
   for (const socket of [...senders, ...receivers]) await request(socket, 'room:join', { room: 'race' })
 

@@ -20,7 +20,8 @@ t.test('pm2 start, rolling restart through pm2 sendSignal, stop', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'chat-pm2-'))
   const dataDir = mkdtempSync(join(tmpdir(), 'chat-pm2-data-'))
   const port = await freePort()
-  const env = { ...process.env, PM2_HOME: home, PORT: String(port), HOST: '127.0.0.1', WORKERS: '2', DATA_DIR: dataDir, JWT_SECRET: TEST_SECRET, SHUTDOWN_TIMEOUT_MS: '4000' }
+  const opsPort = await freePort()
+  const env = { ...process.env, PM2_HOME: home, PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1', WORKERS: '2', DATA_DIR: dataDir, JWT_SECRET: TEST_SECRET, SHUTDOWN_TIMEOUT_MS: '4000' }
   const pm2 = async (...args: string[]): Promise<string> => (await run(PM2, args, { cwd: ROOT, env, timeout: 60_000 })).stdout
   t.teardown(async () => {
     await pm2('kill').catch(() => {})
@@ -37,7 +38,7 @@ t.test('pm2 start, rolling restart through pm2 sendSignal, stop', async (t) => {
   await pm2('sendSignal', 'SIGUSR2', 'chat')
   let restarts = 0
   for (let i = 0; i < 300 && restarts < 1; i++) {
-    restarts = await metric(url, 'chat_rolling_restarts_total').catch(() => 0)
+    restarts = await metric(`http://127.0.0.1:${opsPort}`, 'chat_rolling_restarts_total').catch(() => 0)
     if (restarts < 1) await new Promise((resolve) => setTimeout(resolve, 100))
   }
   t.equal(restarts, 1, 'the rolling restart ran')

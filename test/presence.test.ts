@@ -17,7 +17,7 @@ t.test('two tabs on two workers, grace period, typing relay', async (t) => {
   const watcher = await connect(t, cluster.url, watcherSession.token)
   const tab1 = await connect(t, cluster.url, alice.token)
   const tab2 = await connect(t, cluster.url, alice.token)
-  t.equal(await metric(cluster.url, 'chat_connections', { worker: '1' }) + await metric(cluster.url, 'chat_connections', { worker: '2' }), 3)
+  t.equal(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }) + await metric(cluster.opsUrl, 'chat_connections', { worker: '2' }), 3)
 
   const presence: PresenceEvent[] = []
   const typing: TypingEvent[] = []

@@ -19,7 +19,7 @@ t.test('one message budget per user across two tabs on two workers', async (t) =
   const alice = await signIn(cluster.url, 'alice')
   const tab1 = await connect(t, cluster.url, alice.token)
   const tab2 = await connect(t, cluster.url, alice.token)
-  t.same([await metric(cluster.url, 'chat_connections', { worker: '1' }), await metric(cluster.url, 'chat_connections', { worker: '2' })], [1, 1], 'one tab on each worker')
+  t.same([await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }), await metric(cluster.opsUrl, 'chat_connections', { worker: '2' })], [1, 1], 'one tab on each worker')
   const bob = await connect(t, cluster.url, (await signIn(cluster.url, 'bob')).token)
   for (const socket of [tab1, tab2, bob]) await request(socket, 'room:join', { room: 'limits' })
 
@@ -32,7 +32,7 @@ t.test('one message budget per user across two tabs on two workers', async (t) =
   t.match(limited, { ok: false, error: { code: 'E_RATE_LIMITED', retryAfterMs: Number } })
   t.ok(!limited?.ok && (limited?.error.retryAfterMs ?? 0) > 0, 'retryAfterMs is positive')
   t.match(await request(bob, 'message:send', { room: 'limits', text: 'unaffected', clientMsgId: clientMsgId() }), { ok: true }, 'another user keeps their own budget')
-  t.ok(await metric(cluster.url, 'chat_rate_limited_total', { kind: 'message:send' }) >= 6, 'counted in /metrics')
+  t.ok(await metric(cluster.opsUrl, 'chat_rate_limited_total', { kind: 'message:send' }) >= 6, 'counted in /metrics')
 })
 
 t.test('typing throttle', async (t) => {

@@ -16,8 +16,8 @@ t.test('kick of a user with two tabs on two workers', async (t) => {
   // The two tabs connect first and one after the other: least-busy balancing puts one on each worker.
   const tab1 = await connect(t, cluster.url, mallory.token)
   const tab2 = await connect(t, cluster.url, mallory.token)
-  t.same(await metric(cluster.url, 'chat_connections', { worker: '1' }), 1)
-  t.same(await metric(cluster.url, 'chat_connections', { worker: '2' }), 1)
+  t.same(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }), 1)
+  t.same(await metric(cluster.opsUrl, 'chat_connections', { worker: '2' }), 1)
   const ownerSocket = await connect(t, cluster.url, owner.token)
   // A third tab that never opened the room hears about it too (to update its room list).
   const tab3 = await connect(t, cluster.url, mallory.token)

@@ -45,7 +45,7 @@ t.test('one worker: ordered delivery to websocket and polling clients, resends a
   const another = await request<MessageSendOk>(ws, 'message:send', { room: 'solo', text: 'last', clientMsgId: clientMsgId() })
   t.equal(another.ok && another.seq, 41, 'the resend took no seq')
   await eventually(() => atWs.length === 41)
-  t.ok(await metric(cluster.url, 'chat_store_commit_seconds_count') > 0, 'commits are measured in the worker')
+  t.ok(await metric(cluster.opsUrl, 'chat_store_commit_seconds_count') > 0, 'commits are measured in the worker')
 })
 
 t.test('one worker: kill -9 under a flood, then a drain: no acked message lost or doubled', async (t) => {

@@ -22,8 +22,8 @@ const ENV = {
 }
 
 /** The worker's heap after a forced GC, and its RSS. */
-async function retained (url: string): Promise<{ heapUsed: number, rss: number }> {
-  const { workers } = await (await fetch(`${url}/debug/memory?gc=1`)).json() as { workers: Array<{ heapUsed: number, rss: number }> }
+async function retained (opsUrl: string): Promise<{ heapUsed: number, rss: number }> {
+  const { workers } = await (await fetch(`${opsUrl}/debug/memory?gc=1`)).json() as { workers: Array<{ heapUsed: number, rss: number }> }
   return workers[0] as { heapUsed: number, rss: number }
 }
 
@@ -59,20 +59,20 @@ t.test('a never-reading client is cut at its backlog bound; the worker keeps non
   // Warm up caches and heap with the stalled client already gone quiet, then measure.
   await flood(1000)
   await eventually(() => inbox.length === 1000, 30_000)
-  const before = await retained(cluster.url)
+  const before = await retained(cluster.opsUrl)
   const total = 9000
   await flood(total - 1000)
   await eventually(() => inbox.length === total, 60_000)
   t.same(inbox.map((m) => m.seq), Array.from({ length: total }, (_, i) => i + 1), 'a reader that keeps up gets every message in order')
 
   // Measured while the stalled client's TCP connection still exists on its side: what the worker holds.
-  const after = await retained(cluster.url)
+  const after = await retained(cluster.opsUrl)
   const broadcastMb = (total - 1000) * text.length / 2 ** 20
   const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1)
   // Measured here with the bound lifted (OUTBOUND_MAX_* at their maximum): the heap keeps the
   // whole backlog, about as much as was broadcast. With the bound it returns to where it was.
   t.ok(after.heapUsed - before.heapUsed < 4 * 2 ** 20, `heap after GC grew ${mb(after.heapUsed - before.heapUsed)} MB (RSS ${mb(after.rss - before.rss)} MB) while ${broadcastMb.toFixed(1)} MB went to a client that never read (bound 4 MB)`)
-  t.equal(await metric(cluster.url, 'chat_slow_consumer_disconnects_total'), 1, 'one slow-consumer disconnect, counted')
+  t.equal(await metric(cluster.opsUrl, 'chat_slow_consumer_disconnects_total'), 1, 'one slow-consumer disconnect, counted')
   t.ok(cluster.logs.some((line) => line.msg?.startsWith('slow consumer disconnected') === true && line.level === 40), 'logged at warn')
   ;(ws as unknown as { _socket: { resume: () => void } })._socket.resume()
   await closed

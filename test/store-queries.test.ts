@@ -25,7 +25,6 @@ t.test('query plans use the primary key and the idempotency index', async (t) =>
     ['page forwards (join with since, gap fill, REST after)', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?`, [1, 10, 100, 50]],
     ['idempotency check', 'SELECT id, seq, ts FROM messages WHERE room_id = ? AND user_id = ? AND client_msg_id = ?', [1, 'u', 'c']],
     ['room by name', 'SELECT id, last_seq FROM rooms WHERE name = ?', ['lobby']],
-    ['user by name', 'SELECT id, username FROM users WHERE username = ?', ['alice']],
     ['room with visibility', 'SELECT id, visibility, direct FROM rooms WHERE name = ?', ['lobby']],
     ['role of a member', 'SELECT role FROM memberships WHERE room_id = ? AND user_id = ?', [1, 'u']],
     ['ban', 'SELECT 1 AS one FROM bans WHERE room_id = ? AND user_id = ?', [1, 'u']],
@@ -33,7 +32,10 @@ t.test('query plans use the primary key and the idempotency index', async (t) =>
     ["a user's rooms", 'SELECT rooms.name, rooms.visibility, rooms.direct, memberships.role FROM memberships JOIN rooms ON rooms.id = memberships.room_id WHERE memberships.user_id = ?', ['u']],
     ['rooms created in the last hour', 'SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM rooms WHERE created_by = ? AND created_at > ?', ['u', 0]],
     ['rooms created in all', 'SELECT COUNT(*) AS count FROM rooms WHERE created_by = ?', ['u']],
-    ['message to delete', 'SELECT seq, user_id, deleted FROM messages WHERE id = ? AND room_id = ?', ['m', 1]]
+    ['message to delete', 'SELECT seq, user_id, deleted FROM messages WHERE id = ? AND room_id = ?', ['m', 1]],
+    ['account by name, any case (sign-in, registration, guest check)', "SELECT id, username, password_hash FROM users WHERE kind = 'account' AND username = ? COLLATE NOCASE", ['alice']],
+    ['revoked tokens still valid (worker start)', 'SELECT token_key, expires_at FROM revoked_tokens WHERE expires_at >= ?', [0]],
+    ['expired revocations (pruned on each revocation)', 'SELECT token_key FROM revoked_tokens WHERE expires_at < ?', [0]]
   ]
   for (const [label, sql, params] of queries) {
     const detail = plan(sql, ...params)

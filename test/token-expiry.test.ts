@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { AuthRefreshOk } from '../src/protocol/events.js'
 import { startCluster } from './helpers/cluster.js'
-import { connect, eventually, metric, request, signIn } from './helpers/client.js'
+import { connect, eventually, metric, renew, request, signIn } from './helpers/client.js'
 
 /**
  * A token's expiry ends its socket's session ("io server disconnect": the client must sign in
@@ -21,18 +21,19 @@ t.test('expired sessions are disconnected; refreshed ones stay', async (t) => {
 
   // Keep the fresh socket's session alive by refreshing before each expiry.
   let refreshing = true
+  let current = fresh
   const refresher = (async () => {
     while (refreshing) {
       await new Promise((resolve) => setTimeout(resolve, 700))
-      const next = await signIn(cluster.url, 'fresh')
-      const ack = await request<AuthRefreshOk>(freshSocket, 'auth:refresh', { token: next.token })
+      current = await renew(cluster.url, current.token)
+      const ack = await request<AuthRefreshOk>(freshSocket, 'auth:refresh', { token: current.token })
       if (!ack.ok) throw new Error(`refresh failed: ${ack.error.code}`)
     }
   })()
 
   await eventually(() => reasons.length === 1, 15_000)
   t.same(reasons, ['io server disconnect'], 'the expired session is ended by the server (no automatic reconnect)')
-  t.equal(await metric(cluster.url, 'chat_token_expiry_disconnects_total'), 1, 'counted')
+  t.equal(await metric(cluster.opsUrl, 'chat_token_expiry_disconnects_total'), 1, 'counted')
   await new Promise((resolve) => setTimeout(resolve, 2500))
   t.ok(freshSocket.connected, 'a refreshed session outlives its first token')
   refreshing = false

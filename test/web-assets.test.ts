@@ -1,3 +1,4 @@
+import { get } from 'node:http'
 import t from 'tap'
 import { startCluster } from './helpers/cluster.js'
 
@@ -7,7 +8,9 @@ import { startCluster } from './helpers/cluster.js'
  * cached for good, the right content types, compressed for browsers that accept it.
  */
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+/** The page may connect only to its own origin: 'self' plus its host over ws:/wss:. */
+const csp = (host: string): string => "default-src 'self';script-src 'self';style-src 'self';" +
+  `connect-src 'self' ws://${host} wss://${host};img-src 'self' data:;object-src 'none';base-uri 'none';frame-ancestors 'none';form-action 'self'`
 
 t.test('the page and its assets are served with the right headers', async (t) => {
   const cluster = await startCluster(t)
@@ -15,7 +18,8 @@ t.test('the page and its assets are served with the right headers', async (t) =>
     const page = await fetch(`${cluster.url}${path}`)
     t.equal(page.status, 200, `${path} answers`)
     t.equal(page.headers.get('content-type'), 'text/html; charset=utf-8')
-    t.equal(page.headers.get('content-security-policy'), CSP, 'inline scripts and styles are forbidden')
+    t.equal(page.headers.get('content-security-policy'), csp(`127.0.0.1:${cluster.port}`), 'inline scripts and styles are forbidden; connections only to this origin')
+    t.equal(page.headers.get('x-frame-options'), 'SAMEORIGIN')
     t.equal(page.headers.get('x-content-type-options'), 'nosniff')
     t.equal(page.headers.get('referrer-policy'), 'no-referrer')
     t.equal(page.headers.get('cache-control'), 'no-cache', 'revalidated on every load')
@@ -44,4 +48,17 @@ t.test('the page and its assets are served with the right headers', async (t) =>
   const missing = await fetch(`${cluster.url}/no-such-file.js`)
   t.equal(missing.status, 404)
   t.match(await missing.json(), { error: { code: 'E_NOT_FOUND' } })
+
+  const api = await fetch(`${cluster.url}/api/rooms/lobby/messages`)
+  for (const [name, value] of [['x-content-type-options', 'nosniff'], ['x-frame-options', 'SAMEORIGIN'], ['referrer-policy', 'no-referrer'], ['cross-origin-opener-policy', 'same-origin']]) {
+    t.equal(api.headers.get(name as string), value, `REST answers carry ${name as string}`)
+  }
+  const policy = await new Promise<string>((resolve, reject) => {
+    get({ host: '127.0.0.1', port: cluster.port, path: '/', headers: { host: "evil;script-src 'unsafe-inline'" } }, (response) => {
+      response.resume()
+      resolve(String(response.headers['content-security-policy']))
+    }).once('error', reject)
+  })
+  t.notMatch(policy, /unsafe-inline|evil/, 'a Host header cannot write into the policy')
+  t.match(policy, /connect-src 'self';/, "only 'self' then")
 })

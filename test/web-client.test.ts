@@ -91,8 +91,8 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await alice.page.locator('#room-title').textContent(), 'lobby', 'the room comes from ?room=')
     t.equal(await bob.page.locator('#room-title').textContent(), 'lobby', 'and from #room')
 
-    t.equal(await metric(cluster.url, 'chat_connections', { worker: '1' }), 1, 'one page on worker 1')
-    t.equal(await metric(cluster.url, 'chat_connections', { worker: '2' }), 1, 'the other on worker 2')
+    t.equal(await metric(cluster.opsUrl, 'chat_connections', { worker: '1' }), 1, 'one page on worker 1')
+    t.equal(await metric(cluster.opsUrl, 'chat_connections', { worker: '2' }), 1, 'the other on worker 2')
 
     await alice.page.keyboard.type('Hi Bob! Ready for the demo?')
     await alice.page.keyboard.press('Enter')

@@ -49,7 +49,7 @@ t.test('a killed worker is respawned and its clients recover every message', asy
   await eventually(() => acked.size >= 400, 20_000)
   sending = false
   await Promise.all(loops)
-  t.equal(await metric(cluster.url, 'chat_worker_respawns_total'), 1, 'the respawn is counted')
+  t.equal(await metric(cluster.opsUrl, 'chat_worker_respawns_total'), 1, 'the respawn is counted')
   t.equal((await fetch(`${cluster.url}/readyz`)).status, 200, 'ready again')
 
   const top = Math.max(...acked)

@@ -28,8 +28,10 @@ const setLastSeq = db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?')
 const insertMessage = db.prepare(
   'INSERT INTO messages (room_id, seq, id, user_id, username, text, ts, client_msg_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
   'ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING')
-const insertUser = db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?) ON CONFLICT (username) DO NOTHING')
-const findUser = db.prepare<[string], { id: string, username: string }>('SELECT id, username FROM users WHERE username = ?')
+const insertUser = db.prepare('INSERT INTO users (id, username, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+const accountNamed = db.prepare<[string], { id: string }>("SELECT id FROM users WHERE kind = 'account' AND username = ? COLLATE NOCASE")
+const insertRevoked = db.prepare('INSERT INTO revoked_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT (token_key) DO NOTHING')
+const pruneRevoked = db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?')
 const rooms = createRoomWrites(db)
 
 /** A UUIDv7: time-ordered, so message ids sort roughly by creation. */
@@ -73,10 +75,23 @@ const commitBatch = db.transaction((ops: WriteOp[]): WriteResult[] => {
     switch (op.kind) {
       case 'append':
         return append(op, ts, seqs)
-      case 'user': {
-        insertUser.run(randomUUID(), op.username, ts)
-        const user = findUser.get(op.username) as { id: string, username: string }
-        return { kind: 'user', userId: user.id, username: user.username }
+      case 'register': {
+        if (accountNamed.get(op.username) !== undefined) return { kind: 'register', conflict: true }
+        const userId = randomUUID()
+        insertUser.run(userId, op.username, 'account', op.passwordHash, ts)
+        return { kind: 'register', conflict: false, userId, username: op.username }
+      }
+      case 'guest': {
+        if (accountNamed.get(op.username) !== undefined) return { kind: 'guest', refused: true }
+        const userId = randomUUID()
+        insertUser.run(userId, op.username, 'guest', null, ts)
+        return { kind: 'guest', refused: false, userId, username: op.username }
+      }
+      case 'revoke': {
+        insertRevoked.run(op.key, op.expiresAtMs)
+        // Expired entries are useless (the expiry check refuses their tokens): drop them as we go.
+        pruneRevoked.run(ts - 24 * 3600 * 1000)
+        return { kind: 'revoke' }
       }
       case 'room-create':
         return rooms.createRoom(op, ts)

@@ -76,6 +76,10 @@ export interface Target {
 /** The settings our server runs with in every benchmark unless a benchmark says otherwise. */
 export const OUR_BENCH_ENV: Record<string, string> = {
   CONNECTION_RATE_PER_IP_PER_S: '0',
+  // Every simulated user connects from loopback: per-address quotas off, guests on (NODE_ENV=production).
+  MAX_CONNECTIONS_PER_IP: '0',
+  MAX_HEADS_PER_IP: '0',
+  GUESTS: 'true',
   REST_SESSIONS_PER_MIN: '1000000',
   LOG_LEVEL: 'info'
 }
@@ -115,6 +119,7 @@ export async function startTarget (kind: TargetKind, options: TargetOptions = {}
     PATH: process.env.PATH ?? '',
     HOST: '127.0.0.1',
     PORT: '0',
+    OPS_PORT: '0',
     JWT_SECRET: BENCH_SECRET,
     NODE_ENV: 'production',
     ...(dataDir === undefined ? {} : { DATA_DIR: dataDir }),
@@ -134,6 +139,7 @@ export async function startTarget (kind: TargetKind, options: TargetOptions = {}
     stderr.push(line)
     if (stderr.length > 20) stderr.shift()
   })
+  let opsPort: number | undefined
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind} did not start in 30 s: ${stderr.join(' | ')}`)), 30_000)
     child.once('exit', (code) => {
@@ -141,10 +147,11 @@ export async function startTarget (kind: TargetKind, options: TargetOptions = {}
       reject(new Error(`${kind} exited (${String(code)}) before listening: ${stderr.join(' | ')}`))
     })
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let parsed: { msg?: string, port?: number }
+      let parsed: { msg?: string, port?: number, opsPort?: number }
       try { parsed = JSON.parse(line) as typeof parsed } catch { return }
       if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
         clearTimeout(timer)
+        opsPort = parsed.opsPort
         resolve(parsed.port)
         return
       }
@@ -167,7 +174,8 @@ export async function startTarget (kind: TargetKind, options: TargetOptions = {}
   const url = `http://127.0.0.1:${port}`
   const read = kind === 'ours'
     ? async () => {
-      const values = await parsePrometheus(url)
+      // Ours serves /metrics on its operations listener, not the public port.
+      const values = await parsePrometheus(`http://127.0.0.1:${String(opsPort)}`)
       return { heapUsedBytes: sum(values, 'chat_worker_memory_bytes', 'kind="heapUsed"'), connections: sum(values, 'chat_connections') }
     }
     : async () => {

@@ -9,7 +9,7 @@ import { newClientMsgId, Outbox } from './outbox.js'
 import { HISTORY_DEFAULT_LIMIT, ROOM_PATTERN } from '../protocol/limits.js'
 import { createRequester, type AckOf, type ChatSocket, type PayloadOf, type Requester } from './request.js'
 import { RoomFeed, type RoomInfo } from './room-feed.js'
-import { sessionLifetimeMs, signIn, signUp, type Account, type Session } from './session.js'
+import { renewSession, sessionLifetimeMs, signIn, signUp, type Account, type Session } from './session.js'
 
 /**
  * A chat client for browsers and Node: signs in, keeps one Socket.IO connection up (socket.io's
@@ -60,6 +60,11 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
   readonly #outbox: Outbox
   readonly #emit: Emit = (event, ...args) => { this.emitReserved(event, ...args) }
   #session: Session | undefined
+  /**
+   * When the session cannot be renewed, a guest sign-in under its name (a new identity) replaces
+   * it; the server refuses that for an account's name, and the app must sign in again.
+   */
+  #guest = true
   #socket: ChatSocket | undefined
   #state: ConnectionState = 'offline'
   #refusals = 0
@@ -95,11 +100,12 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
   }
 
   /**
-   * Signs in (`POST /api/sessions`): with a username alone as a guest, or into an account with its
-   * password; connect() then uses the token.
+   * Signs in (`POST /api/sessions`): with a password to an account, without one as a guest (a new
+   * identity each time); connect() then uses the token. The password is not kept.
    */
   async signIn (username: string, password?: string): Promise<Session> {
     const session = await signIn(this.#options.url, username, this.#options.fetch, password)
+    this.#guest = password === undefined
     this.useSession(session)
     return session
   }
@@ -370,16 +376,24 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
     this.#scheduleConnect(retryInMs)
   }
 
-  /** Signs in again as the same user (the token expired or was refused), then reconnects. */
+  /**
+   * The token was refused (expired or revoked): renew it; failing that, a guest signs in again
+   * under the same name (a new identity), an account needs the app (a password); then reconnects.
+   */
   async #renewAndReconnect (): Promise<void> {
-    const username = this.#session?.username
-    if (username === undefined || this.#unauthorized++ >= MAX_UNAUTHORIZED_IN_A_ROW) {
+    const session = this.#session
+    if (session === undefined || this.#unauthorized++ >= MAX_UNAUTHORIZED_IN_A_ROW) {
       this.#giveUp({ code: 'E_UNAUTHORIZED', message: 'the server refused the session; sign in again' })
       return
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.signIn(username)
+        try {
+          this.useSession(await renewSession(this.#options.url, session.token, this.#options.fetch))
+        } catch (error) {
+          if ((error as ChatClientError).code !== 'E_UNAUTHORIZED' || !this.#guest) throw error
+          await this.signIn(session.username)
+        }
         break
       } catch (error) {
         const failure = error as ChatClientError
@@ -405,7 +419,8 @@ export class ChatClient extends Emitter<{}, {}, ChatClientEvents> {
   async #refreshSession (): Promise<void> {
     if (this.#session === undefined || this.#closing.signal.aborted) return
     try {
-      const session = await this.signIn(this.#session.username)
+      const session = await renewSession(this.#options.url, this.#session.token, this.#options.fetch)
+      this.useSession(session)
       await this.#request('auth:refresh', { token: session.token })
     } catch {
       // An expired token ends in 'io server disconnect', which signs in again.

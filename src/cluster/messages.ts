@@ -3,6 +3,7 @@
  * adapter's and prom-client's, which those libraries define).
  */
 
+import type { RevokedToken } from '../revocations.js'
 import type { WriteOp, WriteResult } from '../store/write-ops.js'
 
 export interface MemoryReport {
@@ -19,6 +20,10 @@ export type WorkerToPrimary =
   | { type: 'chat:ready' }
   | { type: 'chat:memory-report', requestId: number, report: MemoryReport }
   | { type: 'chat:write', requestId: number, ops: WriteOp[] }
+  /** A handshake passed every other check: may this user and address hold one more connection? */
+  | { type: 'chat:quota-acquire', requestId: number, connectionId: string, userId: string, address: string }
+  /** A connection that held a quota slot closed. */
+  | { type: 'chat:quota-release', connectionId: string }
 
 export type PrimaryToWorker =
   | { type: 'chat:worker-exit', workerId: string }
@@ -32,6 +37,13 @@ export type PrimaryToWorker =
    * serializer, so one more worker costs a copy instead of another structured clone).
    */
   | { type: 'chat:commit', answers: WriteAnswer[], messagesJson?: string }
+  /** Tokens revoked (DELETE /api/sessions on any worker), sent to every worker before the revoking request is answered. */
+  | { type: 'chat:revoked', tokens: RevokedToken[] }
+  /** The answer to `chat:quota-acquire`: granted, or which quota refused it. */
+  | { type: 'chat:quota-answer', requestId: number, refused?: QuotaRefusal }
+
+/** Which connection quota refused a handshake. */
+export type QuotaRefusal = 'user' | 'address'
 
 /** The outcome of one `chat:write` request. */
 export interface WriteAnswer {

@@ -6,21 +6,10 @@ import { projectPath } from '../paths.js'
 
 /**
  * The web client at `/`: the files scripts/build-web.ts writes to dist/web. index.html is
- * revalidated on every load and carries the security headers (no inline script or style may
- * run); the bundles have content-hashed names, so browsers keep them for a year without asking.
+ * revalidated on every load; the security headers (no inline script or style may run) come
+ * from @fastify/helmet on every response (security-headers.ts); the bundles have content-hashed names, so browsers keep them for a year without asking.
  * Without a build, `/` answers 503 with a line saying so.
  */
-
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self' ws: wss:",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'"
-].join('; ')
 
 /** `name-HASH.ext` as esbuild's `[name]-[hash]` writes it, with its source map. */
 const CONTENT_HASHED = /-[A-Z0-9]{8}\.(?:js|css)(?:\.map)?$/
@@ -33,8 +22,6 @@ function setHeaders (reply: FastifyReply, servedPath: string): void {
     void reply.header('cache-control', 'public, max-age=31536000, immutable')
   } else if (path.endsWith('.html')) {
     void reply.header('cache-control', 'no-cache')
-    void reply.header('content-security-policy', CONTENT_SECURITY_POLICY)
-    void reply.header('referrer-policy', 'no-referrer')
   } else {
     void reply.header('cache-control', 'public, max-age=300')
   }

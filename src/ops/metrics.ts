@@ -90,7 +90,9 @@ export function createWorkerMetrics (workerId: string) {
     rateLimited: new Counter({ name: 'chat_rate_limited_total', help: 'Events refused E_RATE_LIMITED, by kind', labelNames: ['kind'], registers }),
     shed: new Counter({ name: 'chat_shed_total', help: 'Work shed under overload, by what and why (event-loop delay, store backlog, send wait)', labelNames: ['what', 'reason'], registers }),
     slowConsumers: new Counter({ name: 'chat_slow_consumer_disconnects_total', help: 'Sockets disconnected because their unread backlog passed the bound', registers }),
-    tokenExpiries: new Counter({ name: 'chat_token_expiry_disconnects_total', help: 'Sockets disconnected because their token expired', registers })
+    tokenExpiries: new Counter({ name: 'chat_token_expiry_disconnects_total', help: 'Sockets disconnected because their token expired', registers }),
+    tokenRevocations: new Counter({ name: 'chat_token_revocation_disconnects_total', help: 'Sockets disconnected because their token was revoked', registers }),
+    signInFailures: new Counter({ name: 'chat_sign_in_failures_total', help: 'Password sign-ins refused, by reason (password: wrong password or no such account; throttled)', labelNames: ['reason'], registers })
   }
 }
 
@@ -107,7 +109,7 @@ export function createPrimaryMetrics () {
     respawns: new Counter({ name: 'chat_worker_respawns_total', help: 'Workers restarted after exiting unexpectedly', labelNames: ['reason'], registers }),
     rollingRestarts: new Counter({ name: 'chat_rolling_restarts_total', help: 'Rolling restarts completed', registers }),
     handoffs: new Counter({ name: 'chat_handoffs_total', help: 'Connections accepted by the primary, by where they went', labelNames: ['route'], registers }),
-    overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'HTTP connections the primary answered itself with 503, by reason', labelNames: ['reason'], registers }),
+    overloadRejects: new Counter({ name: 'chat_primary_rejections_total', help: 'Connections the primary refused or cut itself, by reason (no_worker, stopping: 503; heads_per_address: 429; head_timeout: the head did not arrive in time)', labelNames: ['reason'], registers }),
     ...createStoreMetrics(registers)
   }
 }

@@ -85,8 +85,19 @@ export const messageDeletePayload = z.object({
   id: z.string().min(1).max(64)
 })
 
+/** 8–128 characters (UTF-16 code units, as JavaScript counts them). */
+export const password = z.string().min(8, 'password must be 8-128 characters').max(128, 'password must be 8-128 characters')
+
+/** `POST /api/sessions`: with a password an account's sign-in, without one a guest's. */
 export const sessionRequestBody = z.object({
-  username
+  username,
+  password: password.optional()
+})
+
+/** `POST /api/users`: registers an account. */
+export const userRequestBody = z.object({
+  username,
+  password
 })
 
 export const messagesQuery = z.object({
@@ -109,6 +120,7 @@ export type RoomRolePayload = z.infer<typeof roomRolePayload>
 export type DmOpenPayload = z.infer<typeof dmOpenPayload>
 export type MessageDeletePayload = z.infer<typeof messageDeletePayload>
 export type SessionRequestBody = z.infer<typeof sessionRequestBody>
+export type UserRequestBody = z.infer<typeof userRequestBody>
 export type MessagesQuery = z.infer<typeof messagesQuery>
 
 /** A stored, broadcast chat message. `ts` is epoch milliseconds. */

@@ -5,6 +5,7 @@ import type { ChatPool } from '../pool/chat-pool.js'
 import type { MessageReader } from '../store/message-reader.js'
 import type { StoreClient } from '../store/store-client.js'
 import type { Tokens } from '../tokens.js'
+import type { ConnectionQuotaClient } from './connection-quota.js'
 import type { InFlight } from './dispatch.js'
 import type { Limits } from './limits.js'
 import type { LoadShedder } from './load-shedder.js'
@@ -22,6 +23,8 @@ export interface RealtimeDeps {
   reader: MessageReader
   writer: StoreClient
   pool: ChatPool
+  /** Per-user and per-address connection quotas, counted by the primary. */
+  quotas: ConnectionQuotaClient
   workerId: string
   /** Settings for a worker process in a cluster (false only for tests of a single process). */
   clustered?: boolean

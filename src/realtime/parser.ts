@@ -5,9 +5,11 @@ import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser'
  * Socket.IO's own packet format with two changes, both invisible to clients:
  *
  * - Decoding: socket.io-parser throws on an EVENT whose JSON is broken or whose name is reserved,
- *   and Socket.IO answers a throw by closing the whole connection. Here such a packet becomes
- *   the event INVALID_EVENT (with the packet's ack id), which the connection handler answers
- *   E_VALIDATION, so one bad payload never costs the client its connection (PROTOCOL.md).
+ *   on a BINARY_EVENT whose attachment count is not 1–10, and on binary frames nobody announced,
+ *   and Socket.IO answers a throw by closing the whole connection. Here such an event packet
+ *   becomes the event INVALID_EVENT (with the packet's ack id), which the connection handler
+ *   answers E_VALIDATION, and stray binary frames are dropped, so one bad payload never costs the
+ *   client its connection (PROTOCOL.md).
  * - Encoding: an ack may carry PreEncodedJson values (a history page serialized on a pool
  *   thread); they are spliced into the packet text instead of being serialized again here.
  */
@@ -47,19 +49,39 @@ class ChatEncoder extends Encoder {
   }
 }
 
+interface Reconstructing { reconstructor?: { finishedReconstruction: () => void } | null }
+
 class ChatDecoder extends Decoder {
   override add (chunk: any): void {
+    const state = this as unknown as Reconstructing
+    if (typeof chunk === 'string' && state.reconstructor !== undefined && state.reconstructor !== null) {
+      // A text packet while binary attachments were announced: the binary event was short of
+      // them. Drop it (its sender breaks the format) rather than the connection.
+      state.reconstructor.finishedReconstruction()
+      state.reconstructor = null
+    }
     try {
       super.add(chunk)
     } catch (error) {
-      if (typeof chunk !== 'string' || !this.#emitInvalid(chunk)) throw error
+      if (typeof chunk !== 'string') {
+        // Binary data nobody announced (after a refused BINARY_EVENT header): nothing to decode.
+        if (state.reconstructor === undefined || state.reconstructor === null) return
+        throw error
+      }
+      if (!this.#emitInvalid(chunk)) throw error
     }
   }
 
-  /** Re-reads a rejected EVENT packet's namespace and ack id and emits it as INVALID_EVENT. */
+  /** Re-reads a rejected EVENT or BINARY_EVENT packet's namespace and ack id and emits it as INVALID_EVENT. */
   #emitInvalid (text: string): boolean {
-    if (text.charAt(0) !== String(PacketType.EVENT)) return false
+    const type = text.charAt(0)
+    if (type !== String(PacketType.EVENT) && type !== String(PacketType.BINARY_EVENT)) return false
     let i = 1
+    if (type === String(PacketType.BINARY_EVENT)) {
+      // The attachment count up to its '-' (when there is one within reach).
+      const dash = text.indexOf('-', 1)
+      if (dash !== -1 && dash <= 16) i = dash + 1
+    }
     let nsp = '/'
     if (text.charAt(i) === '/') {
       const comma = text.indexOf(',', i)

@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks'
 import type { Server as HttpServer } from 'node:http'
+import type { Socket as TcpSocket } from 'node:net'
 import { createAdapter } from '@socket.io/cluster-adapter'
 import { Socket as EngineSocket } from 'engine.io'
 import { Server } from 'socket.io'
+import { clientAddressOf } from '../cluster/client-address.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
 import type { CommittedMessage } from '../store/write-ops.js'
@@ -38,6 +40,8 @@ export interface Realtime {
   announce: () => void
   /** New messages committed by the store (from any worker), in seq order: deliver them. */
   onCommitted: (messages: CommittedMessage[]) => void
+  /** Tokens were revoked (on any worker): disconnect the sockets using them. */
+  onRevoked: (keys: readonly string[]) => void
   /** Another worker exited: forget its sockets. */
   onWorkerExit: (workerId: string) => void
   /** Refuses new work, waits for events in flight and their commits, then closes every connection. */
@@ -116,6 +120,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     reader: deps.reader,
     writer: deps.writer,
     pool: deps.pool,
+    quotas: deps.quotas,
     rooms: new RoomDirectory(deps.reader),
     feeds,
     presence,
@@ -161,7 +166,9 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     coalesce: config.WRITE_COALESCING
   }, onOverflow)
 
-  io.engine.on('connection', (raw: EngineSocketInternals & { request: { headers: unknown, rawHeaders: unknown } | null }) => {
+  io.engine.on('connection', (raw: EngineSocketInternals & { remoteAddress: string, request: { headers: unknown, rawHeaders: unknown, socket?: TcpSocket } | null }) => {
+    // The client's real address, as the primary resolved it (TRUST_PROXY): handshake.address.
+    raw.remoteAddress = clientAddressOf(raw.request?.socket)
     // The handshake request is not needed after the handshake. Engine.IO's upgrade response object
     // still holds it (a 'close' listener on the TCP socket), so empty its header copies too.
     if (raw.request !== null) {
@@ -227,6 +234,14 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
         for (const [roomId, message] of messages) feeds.offer(roomId, message)
       } finally {
         broadcast.flush()
+      }
+    },
+    onRevoked (keys) {
+      const revoked = new Set(keys)
+      for (const socket of io.of('/').sockets.values()) {
+        if (!revoked.has(socket.data.tokenKey)) continue
+        metrics.tokenRevocations.inc()
+        socket.disconnect(true)
       }
     },
     onWorkerExit (workerId) {

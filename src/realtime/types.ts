@@ -21,6 +21,8 @@ export interface SocketData {
   userId: string
   username: string
   expiresAtMs: number
+  /** The token's revocation key (Identity.revocationKey): a revocation of it disconnects the socket. */
+  tokenKey: string
   /** Rooms this socket joined, by name. */
   rooms: Map<string, RoomInfo>
   /** Rooms where this socket last said it is typing. */

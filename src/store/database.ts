@@ -1,4 +1,4 @@
-import { mkdirSync, accessSync, constants } from 'node:fs'
+import { accessSync, chmodSync, constants, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { migrate } from './migrations.js'
@@ -35,21 +35,32 @@ export function openDatabase (file: string, options: OpenOptions = {}): Database
   return db
 }
 
+/** Owner-only access to the database and its WAL files (SQLite gives new -wal/-shm files the database's mode). */
+function restrictFiles (file: string): void {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (existsSync(path)) chmodSync(path, 0o600)
+    } catch {} // a read-only volume: the store's own checks report what matters
+  }
+}
+
 /**
- * Creates the data directory and database on first start, switches it to WAL and applies
- * migrations. Run once by the primary before it forks workers; throws (with the path in the
+ * Creates the data directory (mode 0700) and database (0600) on first start, switches it to
+ * WAL and applies migrations. Run once by the primary before it forks workers; throws (with the path in the
  * message) when the directory is not writable or a migration fails.
  */
 export function prepareDatabase (dataDir: string): { file: string, applied: number[] } {
-  mkdirSync(dataDir, { recursive: true })
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   accessSync(dataDir, constants.W_OK)
   const file = databasePath(dataDir)
   const db = openDatabase(file)
   try {
+    restrictFiles(file)
     const mode = db.pragma('journal_mode = WAL', { simple: true })
     if (mode !== 'wal') throw new Error(`could not switch ${file} to WAL mode (got ${String(mode)})`)
     const applied = migrate(db)
     db.pragma('wal_checkpoint(TRUNCATE)')
+    restrictFiles(file)
     return { file, applied }
   } finally {
     db.close()

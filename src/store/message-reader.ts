@@ -49,6 +49,8 @@ export class MessageReader {
   readonly #banned: Database.Statement<[number, string], { one: number }>
   readonly #staff: Database.Statement<[number], { user_id: string, role: 'owner' | 'moderator' }>
   readonly #memberships: Database.Statement<[string], { name: string, visibility: Visibility, direct: number, role: MemberRole }>
+  readonly #account: Database.Statement<[string], { id: string, username: string, password_hash: string }>
+  readonly #revoked: Database.Statement<[number], { token_key: string, expires_at: number }>
 
   /** `onRead` hears how long each query held the event loop (the store's only synchronous work there). */
   constructor (file: string, onRead?: (durationMs: number) => void) {
@@ -66,6 +68,8 @@ export class MessageReader {
     this.#memberships = this.#db.prepare(
       'SELECT rooms.name, rooms.visibility, rooms.direct, memberships.role FROM memberships JOIN rooms ON rooms.id = memberships.room_id ' +
       'WHERE memberships.user_id = ?')
+    this.#account = this.#db.prepare("SELECT id, username, password_hash FROM users WHERE kind = 'account' AND username = ? COLLATE NOCASE")
+    this.#revoked = this.#db.prepare('SELECT token_key, expires_at FROM revoked_tokens WHERE expires_at >= ?')
   }
 
   /** The room with its visibility, or undefined when it was never created. */
@@ -93,6 +97,17 @@ export class MessageReader {
     return this.#memberships.all(userId)
       .map((row) => ({ room: row.name, visibility: row.visibility, role: row.role, direct: row.direct !== 0 }))
       .sort((a, b) => a.room < b.room ? -1 : a.room > b.room ? 1 : 0)
+  }
+
+  /** The account with this name (any case), or undefined. */
+  findAccount (username: string): { userId: string, username: string, passwordHash: string } | undefined {
+    const row = this.#account.get(username)
+    return row === undefined ? undefined : { userId: row.id, username: row.username, passwordHash: row.password_hash }
+  }
+
+  /** Revoked tokens that have not expired yet (a worker loads them at start). */
+  revokedTokens (nowMs: number): Array<{ key: string, expiresAtMs: number }> {
+    return this.#revoked.all(nowMs).map((row) => ({ key: row.token_key, expiresAtMs: row.expires_at }))
   }
 
   /** The room's id and current last seq, or undefined when it was never created. */

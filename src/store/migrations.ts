@@ -42,8 +42,33 @@ export const migrations: readonly Migration[] = [
     `
   },
   {
-    // Version 2 is the accounts branch's ('accounts and token revocation'); migrate() applies
-    // versions in list order and skips only those at or below the database's, so a gap is fine.
+    // Users become accounts (a password, a name unique regardless of case) or guests (a name
+    // any number of guests may share). The name-only users of 1.0 become guests: a name alone
+    // never reaches an account. Revoked tokens are kept until they expire.
+    version: 2,
+    name: 'accounts and token revocation',
+    sql: `
+      CREATE TABLE users_v2 (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('account', 'guest')),
+        password_hash TEXT,
+        created_at INTEGER NOT NULL,
+        CHECK ((kind = 'account') = (password_hash IS NOT NULL))
+      );
+      INSERT INTO users_v2 (id, username, kind, password_hash, created_at)
+        SELECT id, username, 'guest', NULL, created_at FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_v2 RENAME TO users;
+      CREATE UNIQUE INDEX users_account_name ON users (username COLLATE NOCASE) WHERE kind = 'account';
+      CREATE TABLE revoked_tokens (
+        token_key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+    `
+  },
+  {
     // Rooms that exist before this migration become public rooms without an owner and without
     // members: whoever joins one from now on becomes a member, and nobody can moderate it.
     version: 3,

@@ -24,6 +24,11 @@ export interface StoreServiceOptions {
    * failed), so a worker can get both in one message.
    */
   deliver: (answers: Answer[], messages: CommittedMessage[]) => void
+  /**
+   * Tokens revoked by a committed transaction, heard before any request of it is answered: the
+   * primary tells every worker first, so a token is refused everywhere once its DELETE answers.
+   */
+  onRevoked?: (tokens: Array<{ key: string, expiresAtMs: number }>) => void
   /** Hears each transaction's size, duration and outcome. */
   onCommit?: (ops: number, durationMs: number, ok: boolean) => void
 }
@@ -96,6 +101,8 @@ export class StoreService {
     this.#inFlight = this.#pool.run(ops).then(
       (results: WriteResult[]) => {
         this.#options.onCommit?.(ops.length, performance.now() - started, true)
+        const revoked = ops.flatMap((op) => op.kind === 'revoke' ? [{ key: op.key, expiresAtMs: op.expiresAtMs }] : [])
+        if (revoked.length > 0) this.#options.onRevoked?.(revoked)
         let offset = 0
         const answers: Answer[] = batch.map((request) => {
           const answer = { requester: request.requester, requestId: request.requestId, results: results.slice(offset, offset + request.ops.length) }

@@ -18,11 +18,6 @@ export interface AppendOp {
   clientMsgId: string
 }
 
-export interface EnsureUserOp {
-  kind: 'user'
-  username: string
-}
-
 /** Room-creation quotas of one user, checked under the write lock (rooms they created). */
 export interface CreationQuota {
   perHour: number
@@ -77,7 +72,28 @@ export interface DeleteMessageOp {
   actorId: string
 }
 
-export type WriteOp = AppendOp | EnsureUserOp | CreateRoomOp | EnterRoomOp | ModerateOp | OpenDirectOp | DeleteMessageOp
+/** A new account; refused (`conflict`) when an account has the name, whatever its case. */
+export interface RegisterOp {
+  kind: 'register'
+  username: string
+  /** passwords.ts's encoded scrypt hash. */
+  passwordHash: string
+}
+
+/** A new guest identity (a new userId every time); refused when an account has the name. */
+export interface GuestOp {
+  kind: 'guest'
+  username: string
+}
+
+/** Revokes a token until it expires; the primary tells every worker after the commit. */
+export interface RevokeOp {
+  kind: 'revoke'
+  key: string
+  expiresAtMs: number
+}
+
+export type WriteOp = AppendOp | CreateRoomOp | EnterRoomOp | ModerateOp | OpenDirectOp | DeleteMessageOp | RegisterOp | GuestOp | RevokeOp
 
 export interface AppendResult {
   kind: 'append'
@@ -88,10 +104,16 @@ export interface AppendResult {
   duplicate: boolean
 }
 
-export interface EnsureUserResult {
-  kind: 'user'
-  userId: string
-  username: string
+export type RegisterResult =
+  | { kind: 'register', conflict: false, userId: string, username: string }
+  | { kind: 'register', conflict: true }
+
+export type GuestResult =
+  | { kind: 'guest', refused: false, userId: string, username: string }
+  | { kind: 'guest', refused: true }
+
+export interface RevokeResult {
+  kind: 'revoke'
 }
 
 /** An expected refusal decided under the write lock, as plain data (it crosses two boundaries). */
@@ -136,16 +158,18 @@ export interface DeleteMessageResult {
   refusal?: Refusal
 }
 
-export type WriteResult = AppendResult | EnsureUserResult | RoomResult | ModerateResult | OpenDirectResult | DeleteMessageResult
+export type WriteResult = AppendResult | RoomResult | ModerateResult | OpenDirectResult | DeleteMessageResult | RegisterResult | GuestResult | RevokeResult
 
 interface ResultsByKind {
   append: AppendResult
-  user: EnsureUserResult
   'room-create': RoomResult
   'room-enter': RoomResult
   moderate: ModerateResult
   'dm-open': OpenDirectResult
   'message-delete': DeleteMessageResult
+  register: RegisterResult
+  guest: GuestResult
+  revoke: RevokeResult
 }
 
 export type ResultOf<T extends WriteOp> = ResultsByKind[T['kind']]

@@ -26,6 +26,22 @@ export async function signIn (url: string, username: string): Promise<Session> {
   return await response.json() as Session
 }
 
+/** `POST /api/sessions/renew`: a fresh token for the same identity. */
+export async function renew (url: string, token: string): Promise<Session> {
+  const response = await fetch(`${url}/api/sessions/renew`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  if (response.status !== 201) throw new Error(`renewal failed: ${response.status} ${await response.text()}`)
+  return await response.json() as Session
+}
+
+/** `POST /api/users` then `POST /api/sessions` with the password: an account's session. */
+export async function register (url: string, username: string, password: string): Promise<Session> {
+  const created = await fetch(`${url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) })
+  if (created.status !== 201) throw new Error(`registration failed: ${created.status} ${await created.text()}`)
+  const response = await fetch(`${url}/api/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) })
+  if (response.status !== 201) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`)
+  return await response.json() as Session
+}
+
 export type ConnectOptions = Partial<ManagerOptions & SocketOptions>
 
 /**
@@ -94,9 +110,9 @@ export async function eventually (condition: () => boolean, timeoutMs = 10_000, 
   }
 }
 
-/** Reads /metrics and returns the value of one series (sum over matching label sets). */
-export async function metric (url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
+/** Reads /metrics on the operations listener (`opsUrl`) and returns the value of one series (sum over matching label sets). */
+export async function metric (opsUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text()
   let total = 0
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue

@@ -37,6 +37,8 @@ export interface ClusterOptions {
 export interface ClusterHandle {
   url: string
   port: number
+  /** The operations listener (/metrics, /debug/memory), on a free loopback port (OPS_PORT=0). */
+  opsUrl: string
   dataDir: string
   process: ChildProcess
   logs: LogLine[]
@@ -74,6 +76,7 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: String(port),
+      OPS_PORT: '0',
       WORKERS: String(options.workers ?? 2),
       DATA_DIR: dataDir,
       JWT_SECRET: TEST_SECRET,
@@ -159,11 +162,13 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
+  let listening: LogLine
   try {
-    await waitForLog((line) => line.msg === 'listening')
+    listening = await waitForLog((line) => line.msg === 'listening')
   } catch (error) {
     // Start-up failures are what some tests expect: hand them the service's own log lines.
     throw Object.assign(error as Error, { logs })
   }
-  return { url: `http://127.0.0.1:${port}`, port, dataDir, process: child, logs, workerPids, waitForLog, stop, exited }
+  const opsUrl = `http://${String(listening.opsHost)}:${String(listening.opsPort)}`
+  return { url: `http://127.0.0.1:${port}`, port, opsUrl, dataDir, process: child, logs, workerPids, waitForLog, stop, exited }
 }

@@ -31,10 +31,10 @@ export async function startLibraryClient (t: Teardown, url: string, username: st
 }
 
 /** The id of the only worker holding exactly `count` connections (from /metrics). */
-export async function workerWithConnections (url: string, count: number, workerIds: string[] = ['1', '2']): Promise<string> {
+export async function workerWithConnections (opsUrl: string, count: number, workerIds: string[] = ['1', '2']): Promise<string> {
   const matching: string[] = []
   for (const worker of workerIds) {
-    if (await metric(url, 'chat_connections', { worker }) === count) matching.push(worker)
+    if (await metric(opsUrl, 'chat_connections', { worker }) === count) matching.push(worker)
   }
   if (matching.length !== 1) throw new Error(`expected one worker with ${count} connections, found ${matching.length}`)
   return matching[0] as string

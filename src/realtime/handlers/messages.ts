@@ -36,7 +36,12 @@ export function sendMessage (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown, receivedAt: number): Promise<Pipelined> => {
     const { room: name, text, clientMsgId } = parse(messageSendPayload, payload)
     const room = socket.data.rooms.get(name)
-    if (room === undefined) throw notJoined(context, socket, name, 'sending to it')
+    if (room === undefined) {
+      // Validation comes before membership: a text that is not valid is E_VALIDATION either way.
+      const checked = await context.pool.checkText(text)
+      if (!checked.ok && checked.code === 'E_VALIDATION') throw new ChatError('E_VALIDATION', checked.message)
+      throw notJoined(context, socket, name, 'sending to it')
+    }
     if (context.draining) throw new ChatError('E_OVERLOADED', 'server restarting, retry after reconnecting', { retryAfterMs: context.overloadRetryAfterMs() })
     const reason = overloaded(context, receivedAt)
     if (reason !== undefined) {

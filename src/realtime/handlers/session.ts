@@ -12,6 +12,7 @@ export function refreshAuth (context: RealtimeContext) {
     const identity = context.tokens.verify(token)
     if (identity.userId !== socket.data.userId) throw new ChatError('E_FORBIDDEN', 'the token belongs to another user')
     socket.data.expiresAtMs = identity.expiresAtMs
+    socket.data.tokenKey = identity.revocationKey
     return { ok: true, expiresAt: new Date(identity.expiresAtMs).toISOString() }
   }
 }
