@@ -18,7 +18,7 @@ t.test('1.0 users become guests; accounts are unique regardless of case', async 
   t.same(migrate(db, migrations.slice(0, 1)), [1], 'a 1.0 store')
   db.prepare('INSERT INTO users (id, username, created_at) VALUES (?, ?, ?)').run('old-alice', 'alice', 1)
 
-  t.same(migrate(db), [2], 'migration 2 applies')
+  t.same(migrate(db), [2, 3], 'migration 2 (and the rooms one after it) applies')
   t.same(db.prepare('SELECT id, username, kind, password_hash FROM users').all(), [{ id: 'old-alice', username: 'alice', kind: 'guest', password_hash: null }], 'the 1.0 user is a guest now')
   db.prepare("INSERT INTO users (id, username, kind, created_at) VALUES ('guest-2', 'alice', 'guest', 2)").run()
   t.pass('another guest may share the name')

@@ -31,7 +31,7 @@ t.test('a store from before rooms and moderation', async (t) => {
   const check = new Database(databasePath(dir), { readonly: true })
   t.teardown(() => check.close())
   t.match(check.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
-    [{ version: 1 }, { version: 3, name: 'private rooms, memberships, bans, tombstones' }], 'migration 3 applied')
+    [{ version: 1 }, { version: 2 }, { version: 3, name: 'private rooms, memberships, bans, tombstones' }], 'migrations 2 and 3 applied')
   t.same(check.prepare('SELECT visibility, direct, created_by FROM rooms').all(), [{ visibility: 'public', direct: 0, created_by: null }], 'the room is public, made by no one')
   t.same(check.prepare('SELECT COUNT(*) AS count FROM memberships').get(), { count: 0 }, 'and has no members yet')
 
