@@ -1,7 +1,8 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
-import t, { type Test } from 'tap'
+import { chromium, type BrowserContextOptions, type Page } from 'playwright-core'
+import t from 'tap'
+import { CHROMIUM, CHROMIUM_ARGS, openPage, SCREENSHOTS } from './helpers/browser.js'
 import { ROOT, startCluster } from './helpers/cluster.js'
 import { metric } from './helpers/client.js'
 import { startLibraryClient } from './helpers/library-client.js'
@@ -15,32 +16,8 @@ import { startLibraryClient } from './helpers/library-client.js'
  * missing or UPDATE_SCREENSHOT=1).
  */
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SCREENSHOTS = join(ROOT, '.tap', 'screenshots')
 const FAST = { MESSAGE_RATE_PER_S: '1000', MESSAGE_BURST: '1000', EVENT_RATE_PER_S: '1000', EVENT_BURST: '1000' }
 const PHONE: BrowserContextOptions = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
-
-interface OpenPage {
-  page: Page
-  /** Content-Security-Policy violations and uncaught errors seen by the page. */
-  problems: string[]
-}
-
-async function openPage (t: Test, browser: Browser, url: string, options: BrowserContextOptions = {}): Promise<OpenPage> {
-  const context = await browser.newContext({ viewport: { width: 960, height: 640 }, ...options })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  page.setDefaultTimeout(20_000)
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text())
-  })
-  await page.goto(url)
-  return { page, problems }
-}
 
 /** Signs in through the form with the mouse and waits until the page is online in its room. */
 async function signIn (page: Page, username: string): Promise<void> {

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { ROOT, startCluster } from './helpers/cluster.js'
+import { CHROMIUM, CHROMIUM_ARGS, openPage, SCREENSHOTS, type OpenPage } from './helpers/browser.js'
+import { startCluster } from './helpers/cluster.js'
 
 /**
  * The web page's rooms and moderation in Debian's headless Chromium against the real cluster:
@@ -12,28 +13,9 @@ import { ROOT, startCluster } from './helpers/cluster.js'
  * show; keyboard only where it matters, no CSP violation.
  */
 
-const CHROMIUM = '/usr/bin/chromium'
-const SCREENSHOTS = join(ROOT, '.tap', 'screenshots')
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-interface OpenPage {
-  page: Page
-  problems: string[]
-}
-
-async function openPage (t: Test, browser: Browser, url: string): Promise<OpenPage> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  page.setDefaultTimeout(20_000)
-  const problems: string[] = []
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text())
-  })
-  await page.goto(url)
-  return { page, problems }
+async function openRoomsPage (t: Test, browser: Browser, url: string): Promise<OpenPage> {
+  return await openPage(t, browser, url, { viewport: { width: 1100, height: 720 } })
 }
 
 async function online (page: Page): Promise<void> {
@@ -58,8 +40,8 @@ if (!existsSync(CHROMIUM)) {
 
   t.test('private room, invitation, roles, deletion, direct messages, kick and ban', async (t) => {
     const cluster = await startCluster(t, { env: { PRESENCE_GRACE_MS: '60000' } })
-    const owner = await openPage(t, browser, `${cluster.url}/?room=lobby`)
-    const bob = await openPage(t, browser, `${cluster.url}/?room=lobby`)
+    const owner = await openRoomsPage(t, browser, `${cluster.url}/?room=lobby`)
+    const bob = await openRoomsPage(t, browser, `${cluster.url}/?room=lobby`)
 
     await owner.page.getByLabel('Username').fill('olivia')
     await owner.page.getByRole('button', { name: 'Continue as guest' }).click()
@@ -170,7 +152,7 @@ if (!existsSync(CHROMIUM)) {
 
   t.test('sign-up needs a password of 8 characters', async (t) => {
     const cluster = await startCluster(t)
-    const { page, problems } = await openPage(t, browser, `${cluster.url}/`)
+    const { page, problems } = await openRoomsPage(t, browser, `${cluster.url}/`)
     await page.getByLabel('Username').fill('carol')
     await page.getByRole('button', { name: 'Create account' }).click()
     await page.locator('#sign-in-error', { hasText: 'An account needs a password of 8 to 128 characters.' }).waitFor()

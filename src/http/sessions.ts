@@ -69,16 +69,14 @@ export async function sessionRoutes (app: FastifyInstance, options: SessionRoute
       }
       user = account
     }
-    const session = options.tokens.issue(user.userId, user.username)
-    return await reply.status(201).send({ token: session.token, userId: user.userId, username: user.username, expiresAt: session.expiresAt })
+    return await reply.status(201).send(sessionBody(options.tokens, user))
   })
 
   app.post('/api/sessions/renew', {
     config: { rateLimit: { max: options.perMinute, timeWindow: 60_000 } }
   }, async (request, reply) => {
     const identity = bearerIdentity(options.tokens, request)
-    const session = options.tokens.issue(identity.userId, identity.username)
-    return await reply.status(201).send({ token: session.token, userId: identity.userId, username: identity.username, expiresAt: session.expiresAt })
+    return await reply.status(201).send(sessionBody(options.tokens, identity))
   })
 
   app.delete('/api/sessions', {
@@ -89,4 +87,10 @@ export async function sessionRoutes (app: FastifyInstance, options: SessionRoute
     await options.writer.run({ kind: 'revoke', key: identity.revocationKey, expiresAtMs: identity.expiresAtMs })
     return await reply.status(204).send()
   })
+}
+
+/** The 201 body of a sign-in or a renewal: a fresh token for that identity. */
+function sessionBody (tokens: Tokens, user: { userId: string, username: string }): { token: string, userId: string, username: string, expiresAt: string } {
+  const session = tokens.issue(user.userId, user.username)
+  return { token: session.token, userId: user.userId, username: user.username, expiresAt: session.expiresAt }
 }
