@@ -1,6 +1,6 @@
-// pm2 runs the primary alone: fork mode, one instance. The primary forks one Socket.IO worker per
-// core itself (WORKERS), so pm2's own cluster mode must stay off: it would fight the sticky
-// sessions. `npm run build` first (npm start does it for you).
+// pm2 runs the primary alone: fork mode, one instance. The primary forks the Socket.IO workers
+// itself (WORKERS: cores - 1 by default), so pm2's own cluster mode must stay off: it would fight
+// the sticky sessions. `npm run build` first (npm start does it for you).
 //
 //   npx pm2 start ecosystem.config.cjs                     # development defaults
 //   JWT_SECRET=... npx pm2 start ecosystem.config.cjs --env production

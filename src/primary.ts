@@ -18,7 +18,7 @@ import { observeCommits, StoreService } from './store/store-service.js'
 
 /**
  * The primary process: prepares the store (migrations) before anything forks and is its one
- * writer, forks one Socket.IO worker per core, relays the cluster adapter and rate-limit
+ * writer when there are several workers, forks the Socket.IO workers (WORKERS), relays the cluster adapter and rate-limit
  * counters, balances connections with sticky sessions, counts connections per user and per
  * address, answers health (public port) and metrics (operations listener), and coordinates
  * shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
