@@ -46,6 +46,11 @@ t.test('one worker: ordered delivery to websocket and polling clients, resends a
   t.equal(another.ok && another.seq, 41, 'the resend took no seq')
   await eventually(() => atWs.length === 41)
   t.ok(await metric(cluster.opsUrl, 'chat_store_commit_seconds_count') > 0, 'commits are measured in the worker')
+  // The websocket client's deliveries go straight to its TCP socket, the polling client's through
+  // Engine.IO: both counted, the first as direct.
+  const delivered = await metric(cluster.opsUrl, 'chat_messages_delivered_total')
+  const direct = await metric(cluster.opsUrl, 'chat_messages_delivered_direct_total')
+  t.ok(direct > 0 && direct < delivered, `deliveries straight to TCP: ${direct} of ${delivered}`)
 })
 
 t.test('one worker: kill -9 under a flood, then a drain: no acked message lost or doubled', async (t) => {

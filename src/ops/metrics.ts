@@ -61,6 +61,7 @@ export function createWorkerMetrics (workerId: string) {
     messagesIn: new Counter({ name: 'chat_messages_stored_total', help: 'New messages committed to the store', registers }),
     messagesDuplicate: new Counter({ name: 'chat_messages_duplicate_total', help: 'Resends answered from the store without storing again', registers }),
     messagesOut: new Counter({ name: 'chat_messages_delivered_total', help: 'Message deliveries to local sockets', registers }),
+    messagesOutDirect: new Counter({ name: 'chat_messages_delivered_direct_total', help: 'Of those, deliveries written straight to the TCP socket (the rest went through Engine.IO behind what it had queued)', registers }),
     acks: new Counter({ name: 'chat_acks_total', help: 'Acks sent, by event and code (ok or an error code)', labelNames: ['event', 'code'], registers }),
     feedGapFills: new Counter({ name: 'chat_feed_gap_fills_total', help: 'Messages a worker read from the store to fill a seq gap before delivery', registers }),
     poolTasks: new Counter({ name: 'chat_pool_tasks_total', help: 'Text and serialization tasks, by task and where they ran', labelNames: ['task', 'mode'], registers }),

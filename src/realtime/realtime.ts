@@ -95,7 +95,10 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     io,
     maxBytes: config.OUTBOUND_MAX_BYTES,
     onOverflow,
-    onDelivered: (count) => metrics.messagesOut.inc(count)
+    onDelivered: (count, direct) => {
+      metrics.messagesOut.inc(count)
+      if (direct > 0) metrics.messagesOutDirect.inc(direct)
+    }
   })
   const feeds = new RoomFeeds({
     reader: deps.reader,

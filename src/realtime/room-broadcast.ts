@@ -22,8 +22,8 @@ export interface RoomBroadcastOptions {
   /** A socket whose unsent bytes pass this is cut (it recovers with `since`). */
   maxBytes: number
   onOverflow: (socket: EngineSocketInternals, stats: OutboundStats) => void
-  /** Hears how many deliveries each room's batch made. */
-  onDelivered: (count: number) => void
+  /** Hears how many deliveries each room's batch made, and how many of them went straight to TCP. */
+  onDelivered: (count: number, direct: number) => void
 }
 
 /** The parts of Engine.IO's socket and ws's WebSocket this module reads. */
@@ -105,18 +105,20 @@ export class RoomBroadcast {
       if (members === undefined) continue
       const combined = batch.frames.length === 1 ? batch.frames[0] as Buffer : Buffer.concat(batch.frames)
       let delivered = 0
+      let direct = 0
       for (const id of members) {
         const conn = sockets.get(id)?.conn as unknown as EngineConnection | undefined
         if (conn === undefined) continue
-        this.#write(conn, batch, combined)
+        if (this.#write(conn, batch, combined)) direct += batch.packets.length
         delivered += batch.packets.length
       }
-      this.#options.onDelivered(delivered)
+      this.#options.onDelivered(delivered, direct)
     }
   }
 
-  #write (conn: EngineConnection, batch: RoomBatch, combined: Buffer): void {
-    if (conn.readyState !== 'open' || isCut(conn)) return
+  /** Writes the batch to one connection; true when it went straight onto the TCP socket. */
+  #write (conn: EngineConnection, batch: RoomBatch, combined: Buffer): boolean {
+    if (conn.readyState !== 'open' || isCut(conn)) return false
     const transport = conn.transport
     const ws = transport.socket
     const tcp = ws?._socket
@@ -125,10 +127,11 @@ export class RoomBroadcast {
       tcp.write(combined)
       const bytes = tcp.writableLength
       if (bytes > this.#options.maxBytes) cutForBacklog(conn, { packets: conn.writeBuffer.length, bytes }, this.#options.onOverflow)
-      return
+      return true
     }
     for (let i = 0; i < batch.packets.length; i++) {
       conn.write(batch.packets[i] as string, { wsPreEncodedFrame: [batch.frames[i] as Buffer] })
     }
+    return false
   }
 }
