@@ -1,4 +1,4 @@
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import type { AddressInfo } from 'node:net'
 import { setupPrimary as setupAdapterPrimary } from '@socket.io/cluster-adapter'
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible'
@@ -18,10 +18,10 @@ import { observeCommits, StoreService } from './store/store-service.js'
 
 /**
  * The primary process: prepares the store (migrations) before anything forks and is its one
- * writer when there are several workers, forks the Socket.IO workers (WORKERS), relays the cluster adapter and rate-limit
- * counters, balances connections with sticky sessions, counts connections per user and per
- * address, answers health (public port) and metrics (operations listener), and coordinates
- * shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
+ * writer when there are several workers, forks the Socket.IO workers (WORKERS), relays the
+ * cluster adapter and rate-limit counters, balances connections with sticky sessions, counts
+ * connections per user and per address, answers health (public port) and metrics (operations
+ * listener), and coordinates shutdown (SIGTERM/SIGINT) and rolling restarts (SIGUSR2).
  */
 
 const WORKER_START_TIMEOUT_MS = 30_000
@@ -153,16 +153,14 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
     deliver: (answers, messages) => {
       const messagesJson = messages.length > 0 ? JSON.stringify(messages) : undefined
       for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker === undefined || !worker.isConnected()) continue
+        if (worker === undefined) continue
         const own = answers.filter((answer) => answer.requester === worker.id).map(({ requestId, results, error }): WriteAnswer => ({ requestId, ...(results === undefined ? {} : { results }), ...(error === undefined ? {} : { error }) }))
         if (own.length === 0 && messagesJson === undefined) continue
-        const message: PrimaryToWorker = { type: 'chat:commit', answers: own, ...(messagesJson === undefined ? {} : { messagesJson }) }
-        worker.send(message, undefined, () => {})
+        send(worker, { type: 'chat:commit', answers: own, ...(messagesJson === undefined ? {} : { messagesJson }) })
       }
     },
     onRevoked: (tokens) => {
-      const message: PrimaryToWorker = { type: 'chat:revoked', tokens }
-      for (const worker of Object.values(cluster.workers ?? {})) if (worker?.isConnected() === true) worker.send(message, undefined, () => {})
+      for (const worker of Object.values(cluster.workers ?? {})) send(worker, { type: 'chat:revoked', tokens })
     },
     onCommit: observeCommits(metrics, logger)
   })
@@ -172,14 +170,18 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
   return store
 }
 
+/** Sends a control message to a worker still connected (a dying one just misses it). */
+function send (worker: Worker | undefined, message: PrimaryToWorker): void {
+  if (worker?.isConnected() === true) worker.send(message, undefined, () => {})
+}
+
 /** Answers the workers' `chat:quota-acquire` and hears their releases (see connection-quotas.ts). */
 function serveConnectionQuotas (config: Config): void {
   const quotas = new ConnectionQuotas({ maxPerUser: config.MAX_SOCKETS_PER_USER, maxPerAddress: config.MAX_CONNECTIONS_PER_IP })
   cluster.on('message', (worker, message: WorkerToPrimary) => {
     if (message?.type === 'chat:quota-acquire') {
       const refused = quotas.acquire(worker.id, message.connectionId, message.userId, message.address)
-      const answer: PrimaryToWorker = refused === undefined ? { type: 'chat:quota-answer', requestId: message.requestId } : { type: 'chat:quota-answer', requestId: message.requestId, refused }
-      if (worker.isConnected()) worker.send(answer, undefined, () => {})
+      send(worker, refused === undefined ? { type: 'chat:quota-answer', requestId: message.requestId } : { type: 'chat:quota-answer', requestId: message.requestId, refused })
     } else if (message?.type === 'chat:quota-release') {
       quotas.release(worker.id, message.connectionId)
     }

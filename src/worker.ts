@@ -3,7 +3,7 @@ import { Socket } from 'node:net'
 import { setupWorker } from '@socket.io/sticky'
 import { buildApp } from './app.js'
 import { rememberClientAddress } from './cluster/client-address.js'
-import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary } from './cluster/messages.js'
+import { isControlMessage, type MemoryReport, type PrimaryToWorker, type WorkerToPrimary, type WriteAnswer } from './cluster/messages.js'
 import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createStoreMetrics, createWorkerMetrics } from './ops/metrics.js'
@@ -15,16 +15,16 @@ import { MessageReader } from './store/message-reader.js'
 import { StoreClient } from './store/store-client.js'
 import { observeCommits, StoreService } from './store/store-service.js'
 import type { CommittedMessage } from './store/write-ops.js'
-import { RevocationList } from './revocations.js'
+import { RevocationList, type RevokedToken } from './revocations.js'
 import { createTokens } from './tokens.js'
 
 const REVOCATION_PRUNE_INTERVAL_MS = 60_000
 
 /**
  * One Socket.IO worker process: its store read connection (on the event loop; writes go to the
- * primary's store thread, or to this worker's own when it is the only worker), its Piscina pool, the fastify app and the Socket.IO server, fed
- * connections by the primary. Drains on the primary's word (or its own SIGTERM/SIGINT) and
- * exits 0.
+ * primary's store thread, or to this worker's own when it is the only worker), its Piscina pool,
+ * the fastify app and the Socket.IO server, fed connections by the primary. Drains on the
+ * primary's word (or its own SIGTERM/SIGINT) and exits 0.
  */
 
 export async function runWorker (config: Config): Promise<void> {
@@ -50,23 +50,26 @@ export async function runWorker (config: Config): Promise<void> {
     process.send(message)
     return true
   }
+  // What a finished transaction means here, whichever process committed it: acks for this
+  // worker's writes, then the new messages for its sockets; revocations before either.
+  let realtime: Realtime | undefined
+  const committed = (answers: readonly WriteAnswer[], messages: CommittedMessage[]): void => {
+    for (const answer of answers) writer.answered(answer.requestId, answer.results, answer.error)
+    if (messages.length > 0) realtime?.onCommitted(messages)
+  }
+  const revoked = (tokens: RevokedToken[]): void => {
+    revocations.add(tokens)
+    realtime?.onRevoked(tokens.map((token) => token.key))
+  }
   // The only worker commits its own writes on a store thread of its own: the ack and the
   // delivery of a message then cost no IPC at all. Otherwise the primary's thread commits.
-  let realtime: Realtime | undefined
   const localStore = workerOwnsStore(config)
     ? new StoreService({
       file,
       sync: config.STORE_SYNC,
       maxBatch: config.STORE_MAX_BATCH,
-      deliver: (answers, messages) => {
-        for (const answer of answers) writer.answered(answer.requestId, answer.results, answer.error)
-        if (messages.length > 0) realtime?.onCommitted(messages)
-      },
-      // Before the revoking request is answered, as the primary does for several workers.
-      onRevoked: (revoked) => {
-        revocations.add(revoked)
-        realtime?.onRevoked(revoked.map((token) => token.key))
-      },
+      deliver: committed,
+      onRevoked: revoked,
       onCommit: observeCommits(createStoreMetrics([metrics.registry]), logger)
     })
     : undefined
@@ -156,12 +159,9 @@ export async function runWorker (config: Config): Promise<void> {
     if (!isControlMessage(message)) return
     const control = message as PrimaryToWorker
     if (control.type === 'chat:commit') {
-      for (const answer of control.answers) writer.answered(answer.requestId, answer.results, answer.error)
-      if (control.messagesJson !== undefined) realtime?.onCommitted(JSON.parse(control.messagesJson) as CommittedMessage[])
-    } else if (control.type === 'chat:revoked') {
-      revocations.add(control.tokens)
-      realtime?.onRevoked(control.tokens.map((token) => token.key))
-    } else if (control.type === 'chat:quota-answer') quotas.answered(control.requestId, control.refused)
+      committed(control.answers, control.messagesJson === undefined ? [] : JSON.parse(control.messagesJson) as CommittedMessage[])
+    } else if (control.type === 'chat:revoked') revoked(control.tokens)
+    else if (control.type === 'chat:quota-answer') quotas.answered(control.requestId, control.refused)
     else if (control.type === 'chat:worker-exit') realtime.onWorkerExit(control.workerId)
     else if (control.type === 'chat:drain') void stop('primary asked', control.deadlineMs)
     else if (control.type === 'chat:memory') reportMemory(control.requestId, control.gc)

@@ -7,11 +7,12 @@ import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from '.
 /**
  * The cluster's one writer: in the primary, where every worker's store operations arrive over
  * IPC, or in the only worker (STORE_WRITER=auto with WORKERS=1), which calls it directly and so
- * pays no IPC per message. Either way a single store thread commits. Requests that arrive while a transaction is in
- * flight (or in the same event-loop turn) go into the next one together (group commit: one fsync
- * for many messages from every worker). A single writer means `seq` is assigned without any lock
- * contention between processes, and the new messages of each transaction go out to every worker
- * in commit order, so each worker sees every room's messages in seq order.
+ * pays no IPC per message. Either way a single store thread commits. Requests that arrive while
+ * a transaction is in flight (or in the same event-loop turn) go into the next one together
+ * (group commit: one fsync for many messages from every worker). A single writer means `seq` is
+ * assigned without any lock contention between processes, and the new messages of each
+ * transaction go out to every worker in commit order, so each worker sees every room's messages
+ * in seq order.
  */
 
 export interface StoreServiceOptions {
