@@ -15,7 +15,7 @@ import { createSignInThrottle } from './http/sign-in-throttle.js'
 import { userRoutes } from './http/users.js'
 import { webRoutes } from './http/web.js'
 import type { WorkerMetrics } from './ops/metrics.js'
-import type { MessageReader } from './store/message-reader.js'
+import type { StoreReader } from './store/store.js'
 import type { StoreClient } from './store/store-client.js'
 import type { Tokens } from './tokens.js'
 
@@ -29,7 +29,7 @@ export interface AppDeps {
   config: Config
   logger: Logger
   tokens: Tokens
-  reader: MessageReader
+  reader: StoreReader
   writer: StoreClient
   metrics?: WorkerMetrics
   clustered?: boolean

@@ -52,6 +52,17 @@ const schema = z.object({
   STORE_SYNC: z.enum(['full', 'normal']).default('full'),
   STORE_MAX_BATCH: int(1, 10_000).default(512),
   STORE_WRITER: z.enum(['auto', 'primary', 'worker']).default('auto'),
+  // Several VMs: STORE=postgres with DATABASE_URL holds every message; REDIS_URL carries
+  // committed messages, presence, typing, rate limits and evictions between VMs.
+  STORE: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
+  PG_POOL_SIZE: int(1, 1000).default(10),
+  PG_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5000),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** How often each worker checks its rooms' last seq against the store (a lost last message in a quiet room). */
+  RECONCILE_INTERVAL_MS: int(100, 600_000).default(2000),
+  /** How often each worker checks that its Redis subscription still hears its own pings. */
+  REDIS_PROBE_INTERVAL_MS: int(100, 600_000).default(2000),
   PRESENCE_GRACE_MS: int(0, 600_000).default(3000),
   SHUTDOWN_TIMEOUT_MS: int(1000, 600_000).default(10_000),
   RESPAWN_BACKOFF_MAX_MS: int(10, 600_000).default(10_000),
@@ -180,6 +191,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.JWT_KID !== undefined && (config.JWT_KEYS[config.JWT_KID] === undefined || config.JWT_KEYS[config.JWT_KID]?.startsWith('-----BEGIN') === true)) {
     throw new ConfigError(`invalid configuration:\n  JWT_KID: ${JSON.stringify(config.JWT_KID)} is not a secret of JWT_KEYS (a public key cannot sign)`)
+  }
+  if (config.STORE === 'postgres' && config.DATABASE_URL === undefined) {
+    throw new ConfigError('invalid configuration:\n  DATABASE_URL: STORE=postgres needs DATABASE_URL (postgres://user:password@host:5432/db)')
   }
   if (config.STORE_WRITER === 'worker' && config.WORKERS > 1) {
     throw new ConfigError('invalid configuration:\n  STORE_WRITER: worker needs WORKERS=1 (with several workers the primary is the one writer)')

@@ -11,10 +11,12 @@ import { Supervisor } from './cluster/supervisor.js'
 import { workerOwnsStore, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { ClusterMetrics } from './ops/cluster-metrics.js'
-import { createPrimaryMetrics, type PrimaryMetrics } from './ops/metrics.js'
+import { createMultiVmMetrics, createPrimaryMetrics, type PrimaryMetrics } from './ops/metrics.js'
 import { createOpsServers, publicOpsPaths } from './ops/ops-server.js'
-import { prepareDatabase } from './store/database.js'
-import { observeCommits, StoreService } from './store/store-service.js'
+import { randomUUID } from 'node:crypto'
+import { MessagePublisher } from './crossvm/message-publisher.js'
+import { StoreProbe } from './ops/store-probe.js'
+import { describeUrl, observeCommits, openWriter, prepareStore, type OpenedWriter } from './store/backend.js'
 
 /**
  * The primary process: prepares the store (migrations) before anything forks and is its one
@@ -28,15 +30,16 @@ const WORKER_START_TIMEOUT_MS = 30_000
 
 export async function runPrimary (config: Config): Promise<void> {
   const logger = createLogger(config, { role: 'primary' })
-  let databaseFile: string
   try {
-    const { file, applied } = prepareDatabase(config.DATA_DIR_ABSOLUTE)
-    databaseFile = file
-    logger.info({ file, migrationsApplied: applied }, 'store ready')
+    logger.info(await prepareStore(config), 'store ready')
   } catch (error) {
-    logger.fatal({ err: error, dataDir: config.DATA_DIR_ABSOLUTE }, 'cannot open the store; refusing to start')
+    const where = config.STORE === 'postgres' ? { database: describeUrl(config.DATABASE_URL as string) } : { dataDir: config.DATA_DIR_ABSOLUTE }
+    logger.fatal({ err: error, ...where }, `cannot open the store; refusing to start: ${error instanceof Error ? error.message : String(error)}`)
     process.exit(1)
   }
+  // This VM's id among several (REDIS_URL): workers inherit it and skip their own VM's publications.
+  const vmId = process.env.CHAT_VM_ID ?? randomUUID()
+  process.env.CHAT_VM_ID = vmId
 
   cluster.setupPrimary({
     serialization: 'advanced',
@@ -49,7 +52,9 @@ export async function runPrimary (config: Config): Promise<void> {
   const metrics = createPrimaryMetrics()
   metrics.workersWanted.set(config.WORKERS)
   // With one worker that commits its own writes (STORE_WRITER=auto), the primary holds no store.
-  const store = workerOwnsStore(config) ? undefined : createStore(config, databaseFile, metrics, logger)
+  const store = workerOwnsStore(config) ? undefined : await createStore(config, vmId, metrics, logger)
+  const storeProbe = config.STORE === 'postgres' ? new StoreProbe(config.DATABASE_URL as string, config.PG_CONNECT_TIMEOUT_MS, logger) : undefined
+  if (storeProbe !== undefined) createMultiVmMetrics([metrics.registry], 'primary').watchStore(() => storeProbe.available)
   serveConnectionQuotas(config)
   const supervisor = new Supervisor({
     workers: config.WORKERS,
@@ -59,7 +64,7 @@ export async function runPrimary (config: Config): Promise<void> {
     metrics
   })
   let draining = false
-  const opsServers = createOpsServers({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining, debugMemory: config.DEBUG_GC_ROUTE })
+  const opsServers = createOpsServers({ supervisor, clusterMetrics: new ClusterMetrics(), metrics, logger, isDraining: () => draining, debugMemory: config.DEBUG_GC_ROUTE, storeAvailable: () => storeProbe?.available ?? true })
   const balancer = createBalancer({
     supervisor,
     opsServer: opsServers.public,
@@ -86,6 +91,7 @@ export async function runPrimary (config: Config): Promise<void> {
       opsServers.operations.close()
       // Every worker is gone: commit what is left, checkpoint the WAL, close the store.
       await store?.close().catch((error: unknown) => logger.error({ err: error }, 'store did not close cleanly (its WAL keeps every commit)'))
+      await storeProbe?.close()
       clearTimeout(hardStop)
       logger.info('stopped')
       process.exit(0)
@@ -144,14 +150,14 @@ export async function runPrimary (config: Config): Promise<void> {
  * each transaction one `chat:commit` to every worker, with the answers to its own requests and
  * the transaction's new messages in seq order.
  */
-function createStore (config: Config, file: string, metrics: PrimaryMetrics, logger: Logger): StoreService {
-  const store = new StoreService({
-    file,
-    sync: config.STORE_SYNC,
-    maxBatch: config.STORE_MAX_BATCH,
+async function createStore (config: Config, vmId: string, metrics: PrimaryMetrics, logger: Logger): Promise<OpenedWriter & { close: () => Promise<void> }> {
+  // With several VMs, each transaction's new messages also go to the other VMs.
+  const publisher = config.REDIS_URL === undefined ? undefined : new MessagePublisher({ url: config.REDIS_URL, vmId, logger })
+  const writer = await openWriter(config, {
     // One message per worker per transaction: its answers and the transaction's new messages.
     deliver: (answers, messages) => {
       const messagesJson = messages.length > 0 ? JSON.stringify(messages) : undefined
+      publisher?.publish(messages, messagesJson)
       for (const worker of Object.values(cluster.workers ?? {})) {
         if (worker === undefined) continue
         const own = answers.filter((answer) => answer.requester === worker.id).map(({ requestId, results, error }): WriteAnswer => ({ requestId, ...(results === undefined ? {} : { results }), ...(error === undefined ? {} : { error }) }))
@@ -163,11 +169,18 @@ function createStore (config: Config, file: string, metrics: PrimaryMetrics, log
       for (const worker of Object.values(cluster.workers ?? {})) send(worker, { type: 'chat:revoked', tokens })
     },
     onCommit: observeCommits(metrics, logger)
-  })
+  }, logger)
   cluster.on('message', (worker, message: WorkerToPrimary) => {
-    if (message?.type === 'chat:write') store.submit(worker.id, message.requestId, message.ops)
+    if (message?.type === 'chat:write') writer.submit(worker.id, message.requestId, message.ops)
   })
-  return store
+  return {
+    submit: (requester, requestId, ops) => writer.submit(requester, requestId, ops),
+    available: () => writer.available(),
+    close: async () => {
+      await writer.close()
+      await publisher?.close()
+    }
+  }
 }
 
 /** Sends a control message to a worker still connected (a dying one just misses it). */

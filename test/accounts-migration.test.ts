@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { migrate, migrations } from '../src/store/migrations.js'
+import { migrate, migrations } from '../src/store/sqlite/migrations.js'
 
 /**
  * Migration 2 on a 1.0 store: its name-only users become guests (their messages keep their

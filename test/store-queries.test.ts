@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
-import { prepareDatabase } from '../src/store/database.js'
+import { prepareDatabase } from '../src/store/sqlite/database.js'
 import { MESSAGE_COLUMNS } from '../src/store/rows.js'
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { workerData } from 'node:worker_threads'
-import { openDatabase } from '../src/store/database.js'
+import { openDatabase } from '../src/store/sqlite/database.js'
 import type { AppendOp, WriteOp, WriteResult, WriterThreadData } from '../src/store/write-ops.js'
 import { createRoomWrites } from './room-writes.js'
 

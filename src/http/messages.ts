@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ChatError } from '../errors.js'
 import { describeIssue, HISTORY_DEFAULT_LIMIT, messagesQuery, roomName } from '../protocol/schemas.js'
-import type { MessageReader } from '../store/message-reader.js'
+import type { StoreReader } from '../store/store.js'
 import type { Tokens } from '../tokens.js'
 import { bearerIdentity } from './auth.js'
 
@@ -14,7 +14,7 @@ import { bearerIdentity } from './auth.js'
 
 export interface MessageRouteOptions {
   tokens: Tokens
-  reader: MessageReader
+  reader: StoreReader
   perMinute: number
 }
 
@@ -27,14 +27,14 @@ export async function messageRoutes (app: FastifyInstance, options: MessageRoute
     if (!name.success) throw new ChatError('E_VALIDATION', `room: ${describeIssue(name.error)}`)
     const query = messagesQuery.safeParse(request.query)
     if (!query.success) throw new ChatError('E_VALIDATION', describeIssue(query.error))
-    const room = options.reader.roomInfo(name.data)
+    const room = await options.reader.roomInfo(name.data)
     if (room === undefined) throw new ChatError('E_NOT_FOUND', `room ${name.data} does not exist`)
-    if (room.visibility === 'private' && options.reader.role(room.id, caller.userId) === undefined) {
+    if (room.visibility === 'private' && await options.reader.role(room.id, caller.userId) === undefined) {
       throw new ChatError('E_FORBIDDEN', `room ${name.data} is not open to you`)
     }
     const { before, after, limit = HISTORY_DEFAULT_LIMIT } = query.data
     return after !== undefined
-      ? options.reader.after(room, after, before, limit)
-      : options.reader.before(room, before, limit)
+      ? await options.reader.after(room, after, before, limit)
+      : await options.reader.before(room, before, limit)
   })
 }

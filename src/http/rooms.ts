@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { MessageReader } from '../store/message-reader.js'
+import type { StoreReader } from '../store/store.js'
 import type { Tokens } from '../tokens.js'
 import { bearerIdentity } from './auth.js'
 
@@ -10,7 +10,7 @@ import { bearerIdentity } from './auth.js'
 
 export interface RoomRouteOptions {
   tokens: Tokens
-  reader: MessageReader
+  reader: StoreReader
   perMinute: number
 }
 
@@ -19,6 +19,6 @@ export async function roomRoutes (app: FastifyInstance, options: RoomRouteOption
     config: { rateLimit: { max: options.perMinute, timeWindow: 60_000 } }
   }, async (request) => {
     const caller = bearerIdentity(options.tokens, request)
-    return { rooms: options.reader.memberships(caller.userId) }
+    return { rooms: await options.reader.memberships(caller.userId) }
   })
 }

@@ -4,7 +4,7 @@ import { ChatError } from '../errors.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
 import { dummyHash, verifyPassword } from '../passwords.js'
 import { describeIssue, sessionRequestBody } from '../protocol/schemas.js'
-import type { MessageReader } from '../store/message-reader.js'
+import type { StoreReader } from '../store/store.js'
 import type { StoreClient } from '../store/store-client.js'
 import type { Tokens } from '../tokens.js'
 import { bearerIdentity } from './auth.js'
@@ -24,7 +24,7 @@ import type { SignInThrottle } from './sign-in-throttle.js'
 
 export interface SessionRouteOptions {
   tokens: Tokens
-  reader: MessageReader
+  reader: StoreReader
   writer: StoreClient
   throttle: SignInThrottle
   guests: boolean
@@ -60,7 +60,7 @@ export async function sessionRoutes (app: FastifyInstance, options: SessionRoute
         options.metrics?.signInFailures.inc({ reason: 'throttled' })
         throw error
       }
-      const account = options.reader.findAccount(username)
+      const account = await options.reader.findAccount(username)
       const matches = await verifyPassword(password, account?.passwordHash ?? await dummyHash())
       if (account === undefined || !matches) {
         options.metrics?.signInFailures.inc({ reason: 'password' })

@@ -134,3 +134,68 @@ export function createStoreMetrics (registers: Registry[]) {
     storeFailures: new Counter({ name: 'chat_store_commit_failures_total', help: 'Store transactions that failed (their sends were answered E_INTERNAL)', registers })
   }
 }
+
+export type MultiVmMetrics = ReturnType<typeof createMultiVmMetrics>
+
+/**
+ * Metrics of a multi-VM deployment (STORE=postgres, REDIS_URL), in every process that holds a
+ * connection: Redis connection state per role, what arrives from other VMs and how late, what
+ * could not be published, the subscription's liveness, and the PostgreSQL pools.
+ */
+export function createMultiVmMetrics (registers: Registry[], label: string) {
+  const pgPools: Array<() => { total: number, idle: number, waiting: number }> = []
+  let storeAvailable: (() => boolean) | undefined
+  return {
+    /** Reports whether this process's store connection answers in `chat_store_available`. */
+    watchStore (available: () => boolean): void {
+      storeAvailable = available
+    },
+    /** Counts one PostgreSQL pool's connections in `chat_pg_pool_connections`. */
+    watchPgPool (stats: () => { total: number, idle: number, waiting: number }): void {
+      pgPools.push(stats)
+    },
+    redisConnected: new Gauge({ name: 'chat_redis_connected', help: 'Redis connections up (1) or down (0), by process and role', labelNames: ['process', 'role'], aggregator: 'first', registers }),
+    crossVmReceived: new Counter({ name: 'chat_crossvm_messages_received_total', help: 'Committed messages received from other VMs through Redis', registers }),
+    crossVmLag: new Histogram({
+      name: 'chat_crossvm_lag_seconds',
+      help: 'From commit on another VM to arrival here through Redis (the newest message of each publication)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers
+    }),
+    crossVmPublishFailures: new Counter({ name: 'chat_crossvm_publish_failures_total', help: 'Publications to other VMs that failed (Redis away); messages among them are caught up from the store', labelNames: ['what'], registers }),
+    crossVmResubscribes: new Counter({ name: 'chat_crossvm_resubscribes_total', help: 'Redis subscriptions re-established, each followed by a catch-up from the store', registers }),
+    crossVmProbeFailures: new Counter({ name: 'chat_crossvm_probe_failures_total', help: 'Liveness probes of the Redis subscription that never came back (the subscription was dropped and renewed)', registers }),
+    pgPool: new Gauge({
+      name: 'chat_pg_pool_connections',
+      help: 'PostgreSQL pool connections by state (total, idle, waiting: requests queued for a connection), per process',
+      labelNames: ['process', 'state'],
+      aggregator: 'first',
+      registers,
+      collect () {
+        let total = 0
+        let idle = 0
+        let waiting = 0
+        for (const stats of pgPools) {
+          const s = stats()
+          total += s.total
+          idle += s.idle
+          waiting += s.waiting
+        }
+        if (pgPools.length === 0) return
+        this.set({ process: label, state: 'total' }, total)
+        this.set({ process: label, state: 'idle' }, idle)
+        this.set({ process: label, state: 'waiting' }, waiting)
+      }
+    }),
+    storeAvailable: new Gauge({
+      name: 'chat_store_available',
+      help: 'Whether the store answers (1) or not (0), by process (the VM\'s writer, and the primary\'s readiness probe)',
+      labelNames: ['process'],
+      aggregator: 'first',
+      registers,
+      collect () {
+        if (storeAvailable !== undefined) this.set({ process: label }, storeAvailable() ? 1 : 0)
+      }
+    })
+  }
+}

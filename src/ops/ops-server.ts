@@ -21,6 +21,8 @@ export interface OpsServerOptions {
   isDraining: () => boolean
   /** Serve GET /debug/memory (per-worker memory, `?gc=1` forces a GC first) on the operations listener. */
   debugMemory: boolean
+  /** Whether the store answers (PostgreSQL); /readyz is 503 while it does not. */
+  storeAvailable?: () => boolean
 }
 
 /** Paths the primary answers itself on the public port (the balancer routes them here). */
@@ -58,8 +60,10 @@ export function createOpsServers (options: OpsServerOptions): OpsServers {
       if (path === '/healthz') return json(200, { status: 'ok' })
       if (path === '/readyz') {
         const { supervisor } = options
-        const ready = supervisor.allReady && !options.isDraining()
-        return json(ready ? 200 : 503, { status: ready ? 'ready' : options.isDraining() ? 'draining' : 'starting', workersReady: supervisor.readyCount })
+        const storeUp = options.storeAvailable?.() ?? true
+        const ready = supervisor.allReady && !options.isDraining() && storeUp
+        const status = ready ? 'ready' : options.isDraining() ? 'draining' : !storeUp ? 'store-unavailable' : 'starting'
+        return json(ready ? 200 : 503, { status, workersReady: supervisor.readyCount })
       }
       if (operations && path === '/metrics') {
         scrapeOnce().then(({ text, contentType }) => {

@@ -1,8 +1,10 @@
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Config } from '../config.js'
+import type { CrossVmBridge } from '../crossvm/bridge.js'
 import type { WorkerMetrics } from '../ops/metrics.js'
 import type { ChatPool } from '../pool/chat-pool.js'
-import type { MessageReader } from '../store/message-reader.js'
+import type { StoreReader } from '../store/store.js'
 import type { StoreClient } from '../store/store-client.js'
 import type { Tokens } from '../tokens.js'
 import type { ConnectionQuotaClient } from './connection-quota.js'
@@ -20,7 +22,7 @@ export interface RealtimeDeps {
   logger: Logger
   metrics: WorkerMetrics
   tokens: Tokens
-  reader: MessageReader
+  reader: StoreReader
   writer: StoreClient
   pool: ChatPool
   /** Per-user and per-address connection quotas, counted by the primary. */
@@ -28,10 +30,12 @@ export interface RealtimeDeps {
   workerId: string
   /** Settings for a worker process in a cluster (false only for tests of a single process). */
   clustered?: boolean
+  /** With several VMs: the Redis connection for message budgets shared by every VM. */
+  limiterRedis?: Redis
 }
 
 /** Everything the event handlers of one worker share; built once by createRealtime(). */
-export interface RealtimeContext extends Omit<RealtimeDeps, 'workerId' | 'clustered'> {
+export interface RealtimeContext extends Omit<RealtimeDeps, 'workerId' | 'clustered' | 'limiterRedis'> {
   io: ChatServer
   rooms: RoomDirectory
   feeds: RoomFeeds
@@ -43,6 +47,8 @@ export interface RealtimeContext extends Omit<RealtimeDeps, 'workerId' | 'cluste
   jitter: (baseMs: number) => number
   /** Jittered retry delay for E_OVERLOADED answers. */
   overloadRetryAfterMs: () => number
+  /** The link to the other VMs (REDIS_URL), once connected; undefined on one VM. */
+  crossVm: CrossVmBridge | undefined
   /** True once the worker drains: new sends are refused, the sockets are about to close. */
   readonly draining: boolean
 }

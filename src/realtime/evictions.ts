@@ -14,7 +14,7 @@ export interface Eviction extends RoomRemovedEvent {
   userId: string
 }
 
-type EvictionContext = Pick<RealtimeContext, 'io' | 'logger' | 'presence' | 'feeds'>
+type EvictionContext = Pick<RealtimeContext, 'io' | 'logger' | 'presence' | 'feeds' | 'crossVm'>
 
 /**
  * Takes the user's local connections out of the room and tells each of them, in the room or not
@@ -35,6 +35,9 @@ export function evictLocal (context: EvictionContext, eviction: Eviction): numbe
 /** Evicts on every worker; resolves once each has answered (or the adapter's wait ran out). */
 export async function evict (context: EvictionContext, eviction: Eviction): Promise<void> {
   evictLocal(context, eviction)
+  // Other VMs: through Redis, not waited for (their sockets of the user leave as it arrives;
+  // the membership is gone from the shared store already, so none can join again).
+  context.crossVm?.evict(eviction)
   try {
     await context.io.serverSideEmitWithAck('room:evict', eviction)
   } catch (error) {

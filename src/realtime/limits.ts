@@ -1,4 +1,5 @@
-import { BurstyRateLimiter, RateLimiterCluster, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import type { Redis } from 'ioredis'
+import { BurstyRateLimiter, RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
 import { ChatError } from '../errors.js'
 
 /**
@@ -8,6 +9,9 @@ import { ChatError } from '../errors.js'
  *   user has sockets on another worker too, RateLimiterCluster keeps them in the primary for
  *   every worker. (Switching between the two starts the other counter afresh, so a user who
  *   opens a tab on a second worker may get one extra burst.)
+ * - with several VMs (REDIS_URL), a user with sockets on more than one worker is counted in Redis
+ *   (RateLimiterRedis), shared by every VM; while Redis is away each worker counts alone
+ *   (its in-memory insurance limiter), so limits loosen for that time but never refuse everyone;
  * - typing per user and room, per worker (cheap, and typing is only a hint);
  * - any event per socket, per worker, so nobody floods history or joins;
  * - new connections per client address, shared by every worker.
@@ -23,6 +27,8 @@ export interface LimitsOptions {
   connectionBurstPerIp: number
   /** True in a cluster worker (use the primary's counters), false for a single process (tests of parts). */
   clustered: boolean
+  /** With several VMs: the Redis connection that keeps shared message budgets. */
+  redis?: Redis
 }
 
 /** Points and window for a fractional rate: 0.5/s is 1 point per 2 s. */
@@ -69,7 +75,19 @@ export function createLimits (options: LimitsOptions): Limits {
     limiter(clustered, 'chat-msg-burst', options.messageBurst, burstDuration) as RateLimiterMemory
   )
   const localMessages = messageLimiter(false)
-  const sharedMessages = options.clustered ? messageLimiter(true) : localMessages
+  const redisLimiter = (redis: Redis, keyPrefix: string, points: number, duration: number): RateLimiterRedis => new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points,
+    duration,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${keyPrefix}-insurance`, points, duration })
+  })
+  const sharedMessages = options.redis !== undefined
+    ? new BurstyRateLimiter(
+      redisLimiter(options.redis, 'chat-msg', steady.points, steady.duration),
+      redisLimiter(options.redis, 'chat-msg-burst', options.messageBurst, burstDuration))
+    : options.clustered ? messageLimiter(true) : localMessages
   const typingWindow = window(options.typingRatePerS)
   const typing = new RateLimiterMemory({ keyPrefix: 'chat-typing', ...typingWindow })
   const eventWindow = window(options.eventRatePerS)

@@ -7,6 +7,7 @@ import { Server } from 'socket.io'
 import { clientAddressOf } from '../cluster/client-address.js'
 import { CLIENT_EVENTS, type ClientEventName } from '../protocol/events.js'
 import type { Message } from '../protocol/schemas.js'
+import type { CrossVmBridge, CrossVmHandlers } from '../crossvm/bridge.js'
 import type { CommittedMessage } from '../store/write-ops.js'
 import type { RealtimeContext, RealtimeDeps } from './context.js'
 import { installAdmission, workerConnectionLimit } from './admission.js'
@@ -42,6 +43,10 @@ export interface Realtime {
   onCommitted: (messages: CommittedMessage[]) => void
   /** Tokens were revoked (on any worker): disconnect the sockets using them. */
   onRevoked: (keys: readonly string[]) => void
+  /** What this worker does with what other VMs publish (REDIS_URL). */
+  crossVmHandlers: CrossVmHandlers
+  /** Starts relaying to other VMs through the bridge. */
+  connectVms: (bridge: CrossVmBridge) => void
   /** Another worker exited: forget its sockets. */
   onWorkerExit: (workerId: string) => void
   /** Refuses new work, waits for events in flight and their commits, then closes every connection. */
@@ -49,7 +54,6 @@ export interface Realtime {
   close: () => Promise<void>
 }
 
-const RECONCILE_INTERVAL_MS = 2000
 
 export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Realtime {
   const { config, logger, metrics } = deps
@@ -80,7 +84,8 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     eventBurst: config.EVENT_BURST,
     connectionRatePerIpPerS: config.CONNECTION_RATE_PER_IP_PER_S,
     connectionBurstPerIp: config.CONNECTION_BURST_PER_IP,
-    clustered: deps.clustered !== false
+    clustered: deps.clustered !== false,
+    ...(deps.limiterRedis === undefined ? {} : { redis: deps.limiterRedis })
   })
   const shedder = new LoadShedder({
     thresholdMs: config.SHED_EVENT_LOOP_DELAY_MS,
@@ -103,14 +108,21 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
   const feeds = new RoomFeeds({
     reader: deps.reader,
     emit: (message: Message) => broadcast.offer(message),
+    flush: () => broadcast.flush(),
     onGapFill: (count) => metrics.feedGapFills.inc(count),
-    onMissing: (room, seq) => logger.error({ room, seq }, 'store lacks a seq below a committed one; skipping it')
+    onMissing: (room, seq) => logger.error({ room, seq }, 'store lacks a seq below a committed one; skipping it'),
+    onError: (error, room) => logger.warn({ err: error, room }, 'could not read a room\'s messages from the store; the next reconciliation retries'),
+    // Messages from several VMs arrive out of order: give a gap a moment to close by itself.
+    gapWaitMs: config.REDIS_URL === undefined ? 0 : 50
   })
 
   const presence = new Presence({
     workerId: deps.workerId,
     graceMs: config.PRESENCE_GRACE_MS,
-    publish: (updates) => io.serverSideEmit('presence:update', updates),
+    publish: (updates) => {
+      io.serverSideEmit('presence:update', updates)
+      context.crossVm?.presence(updates)
+    },
     emitLocal: (event) => io.local.to(roomKey(event.room)).emit('presence', event)
   })
 
@@ -132,6 +144,7 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     inFlight: new InFlight(),
     jitter,
     overloadRetryAfterMs,
+    crossVm: undefined,
     get draining () { return draining }
   }
 
@@ -201,15 +214,35 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
     })
   })
 
-  const reconcileTimer = setInterval(() => {
-    try {
-      feeds.reconcile()
-    } catch (error) {
-      logger.error({ err: error }, 'feed reconciliation failed')
-    } finally {
+  // The position check: every live room's last seq against the store's (one query), so a lost
+  // last message of a quiet room arrives anyway. One at a time.
+  let reconciling: Promise<void> | undefined
+  const reconcile = (): void => {
+    reconciling ??= feeds.reconcile().then(
+      () => {},
+      (error: unknown) => { logger.warn({ err: error }, 'feed reconciliation failed; retried on the next tick') }
+    ).finally(() => {
+      reconciling = undefined
       broadcast.flush()
-    }
-  }, RECONCILE_INTERVAL_MS).unref()
+    })
+  }
+  const reconcileTimer = setInterval(reconcile, config.RECONCILE_INTERVAL_MS).unref()
+
+  const crossVmHandlers: CrossVmHandlers = {
+    messages: (messages) => {
+      try {
+        for (const [roomId, message] of messages) feeds.offer(roomId, message)
+      } finally {
+        broadcast.flush()
+      }
+    },
+    catchUp: reconcile,
+    room: (relay) => { io.local.to(roomKey(relay.room)).emit(relay.event, relay.payload as never) },
+    presence: (updates) => presence.apply(updates),
+    presenceSnapshot: () => presence.snapshot(),
+    evict: (eviction) => { evictLocal(context, eviction) },
+    workerGone: (worker) => presence.removeWorker(worker)
+  }
 
   // Sweep often enough that a socket outlives its token by at most a quarter of the token's life.
   const expiryTimer = setInterval(() => {
@@ -238,6 +271,10 @@ export function createRealtime (httpServer: HttpServer, deps: RealtimeDeps): Rea
       } finally {
         broadcast.flush()
       }
+    },
+    crossVmHandlers,
+    connectVms (bridge) {
+      context.crossVm = bridge
     },
     onRevoked (keys) {
       const revoked = new Set(keys)

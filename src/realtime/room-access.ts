@@ -25,9 +25,9 @@ export function refusalError (refusal: Refusal): ChatError {
  * The error for an event about a room this socket has not joined: E_FORBIDDEN for a private room
  * the user is not a member of, E_NOT_MEMBER otherwise (as in 1.0). Only ever on the error path.
  */
-export function notJoined (context: Pick<RealtimeContext, 'rooms' | 'reader'>, socket: ChatSocket, room: string, doing: string): ChatError {
-  const found = context.rooms.find(room)
-  if (found !== undefined && found.visibility === 'private' && context.reader.role(found.id, socket.data.userId) === undefined) return notOpen(room)
+export async function notJoined (context: Pick<RealtimeContext, 'rooms' | 'reader'>, socket: ChatSocket, room: string, doing: string): Promise<ChatError> {
+  const found = await context.rooms.find(room)
+  if (found !== undefined && found.visibility === 'private' && await context.reader.role(found.id, socket.data.userId) === undefined) return notOpen(room)
   return new ChatError('E_NOT_MEMBER', `join ${room} before ${doing}`)
 }
 

@@ -1,4 +1,4 @@
-import type { MessageReader, RoomInfo } from '../store/message-reader.js'
+import type { RoomInfo, StoreReader } from '../store/store.js'
 
 /**
  * Room names to store ids and visibility, cached per worker: rooms are never deleted and their
@@ -7,19 +7,19 @@ import type { MessageReader, RoomInfo } from '../store/message-reader.js'
  */
 export class RoomDirectory {
   readonly #cache = new Map<string, RoomInfo>()
-  readonly #reader: MessageReader
+  readonly #reader: StoreReader
   readonly #maxCached: number
 
-  constructor (reader: MessageReader, maxCached = 100_000) {
+  constructor (reader: StoreReader, maxCached = 100_000) {
     this.#reader = reader
     this.#maxCached = maxCached
   }
 
   /** The room if it exists (from the cache or the store), else undefined. */
-  find (name: string): RoomInfo | undefined {
+  async find (name: string): Promise<RoomInfo | undefined> {
     const cached = this.#cache.get(name)
     if (cached !== undefined) return cached
-    const found = this.#reader.roomInfo(name)
+    const found = await this.#reader.roomInfo(name)
     if (found === undefined) return undefined
     return this.remember(found)
   }

@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'socket.io'
 import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js'
-import type { RoomInfo } from '../store/message-reader.js'
+import type { RoomInfo } from '../store/store.js'
 import type { Eviction } from './evictions.js'
 import type { PresenceUpdate } from './presence.js'
 

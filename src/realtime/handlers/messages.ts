@@ -5,6 +5,7 @@ import { HISTORY_DEFAULT_LIMIT, historyPayload, messageDeletePayload, messageSen
 import type { RealtimeContext } from '../context.js'
 import { errorAck, parse, type Pipelined } from '../dispatch.js'
 import { PreEncodedJson } from '../parser.js'
+import { STORE_UNAVAILABLE } from '../../store/store.js'
 import { notJoined, notOpen, refusalError } from '../room-access.js'
 import { roomKey, type ChatSocket } from '../types.js'
 
@@ -40,7 +41,7 @@ export function sendMessage (context: RealtimeContext) {
       // Validation comes before membership: a text that is not valid is E_VALIDATION either way.
       const checked = await context.pool.checkText(text)
       if (!checked.ok && checked.code === 'E_VALIDATION') throw new ChatError('E_VALIDATION', checked.message)
-      throw notJoined(context, socket, name, 'sending to it')
+      throw await notJoined(context, socket, name, 'sending to it')
     }
     if (context.draining) throw new ChatError('E_OVERLOADED', 'server restarting, retry after reconnecting', { retryAfterMs: context.overloadRetryAfterMs() })
     const reason = overloaded(context, receivedAt)
@@ -64,6 +65,11 @@ export function sendMessage (context: RealtimeContext) {
         return { ok: true, id: result.id, seq: result.seq, ts: result.ts }
       },
       (error: unknown): Ack<MessageSendOk> => {
+        if (error instanceof Error && error.message.startsWith(STORE_UNAVAILABLE)) {
+          // Never a false ack: the client resends with the same clientMsgId once the store is back.
+          context.metrics.shed.inc({ what: 'send', reason: 'store' })
+          return errorAck(new ChatError('E_OVERLOADED', 'the store is unreachable; retry with the same clientMsgId', { retryAfterMs: context.overloadRetryAfterMs() }))
+        }
         context.logger.error({ err: error, room: name }, 'message not stored')
         return errorAck(new ChatError('E_INTERNAL', 'message could not be stored; retry with the same clientMsgId'))
       })
@@ -75,8 +81,8 @@ export function readHistory (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack<HistoryOk>> => {
     const { room: name, before, limit } = parse(historyPayload, payload)
     const room = socket.data.rooms.get(name)
-    if (room === undefined) throw notJoined(context, socket, name, 'reading it')
-    const page = context.reader.before(room, before, limit ?? HISTORY_DEFAULT_LIMIT)
+    if (room === undefined) throw await notJoined(context, socket, name, 'reading it')
+    const page = await context.reader.before(room, before, limit ?? HISTORY_DEFAULT_LIMIT)
     const encoded = await context.pool.serializePage(page.messages)
     const messages = encoded === undefined ? page.messages : new PreEncodedJson(encoded) as unknown as Message[]
     return { ok: true, messages, hasMore: page.hasMore }
@@ -88,18 +94,22 @@ export function readHistory (context: RealtimeContext) {
  * moderator (checked by the store under its write lock). The message stays as a tombstone (text
  * '', deleted) so seq stays gapless; the room's sockets on every worker hear `message:deleted`.
  */
-export function deleteMessage (context: Pick<RealtimeContext, 'io' | 'rooms' | 'reader' | 'writer'>) {
+export function deleteMessage (context: Pick<RealtimeContext, 'io' | 'rooms' | 'reader' | 'writer' | 'crossVm'>) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack> => {
     const { room: name, id } = parse(messageDeletePayload, payload)
-    const room = context.rooms.find(name)
+    const room = await context.rooms.find(name)
     const actorId = socket.data.userId
-    if (room === undefined || context.reader.role(room.id, actorId) === undefined) {
+    if (room === undefined || await context.reader.role(room.id, actorId) === undefined) {
       if (room?.visibility === 'private') throw notOpen(name)
       throw new ChatError('E_NOT_MEMBER', `only members of ${name} may delete its messages`)
     }
     const result = await context.writer.run({ kind: 'message-delete', roomId: room.id, id, actorId })
     if (result.refusal !== undefined) throw refusalError(result.refusal)
-    if (result.changed && result.seq !== undefined) context.io.to(roomKey(name)).emit('message:deleted', { room: name, id, seq: result.seq })
+    if (result.changed && result.seq !== undefined) {
+      const event = { room: name, id, seq: result.seq }
+      context.io.to(roomKey(name)).emit('message:deleted', event)
+      context.crossVm?.relay({ room: name, event: 'message:deleted', payload: event })
+    }
     return { ok: true }
   }
 }

@@ -14,20 +14,22 @@ import { roomKey, type ChatSocket } from '../types.js'
  * Nobody can act on the owner, and a moderator cannot kick or ban another moderator.
  */
 
-type ModerationContext = Pick<RealtimeContext, 'io' | 'logger' | 'presence' | 'feeds' | 'rooms' | 'reader' | 'writer'>
+type ModerationContext = Pick<RealtimeContext, 'io' | 'logger' | 'presence' | 'feeds' | 'rooms' | 'reader' | 'writer' | 'crossVm'>
 
 async function moderate (context: ModerationContext, socket: ChatSocket, name: string, op: Omit<ModerateOp, 'kind' | 'roomId' | 'actorId'>): Promise<void> {
-  const room = context.rooms.find(name)
+  const room = await context.rooms.find(name)
   const actorId = socket.data.userId
   // Someone outside a private room (or asking about a room that does not exist) learns nothing.
-  if (room === undefined || (room.visibility === 'private' && context.reader.role(room.id, actorId) === undefined)) throw notOpen(name)
+  if (room === undefined || (room.visibility === 'private' && await context.reader.role(room.id, actorId) === undefined)) throw notOpen(name)
   const result = await context.writer.run({ kind: 'moderate', roomId: room.id, actorId, ...op })
   if (result.refusal !== undefined) throw refusalError(result.refusal)
   if (op.action === 'kick' || op.action === 'ban') {
     await evict(context, { room: name, userId: op.userId, reason: op.action === 'ban' ? 'banned' : 'kicked' })
   }
   if (op.action === 'role' && result.changed && op.role !== undefined) {
-    context.io.to(roomKey(name)).emit('room:role', { room: name, userId: op.userId, role: op.role })
+    const event = { room: name, userId: op.userId, role: op.role }
+    context.io.to(roomKey(name)).emit('room:role', event)
+    context.crossVm?.relay({ room: name, event: 'room:role', payload: event })
   }
 }
 

@@ -11,7 +11,7 @@ import {
   type MemberRole,
   type Message
 } from '../../protocol/schemas.js'
-import type { RoomInfo, RoomRef } from '../../store/message-reader.js'
+import type { RoomInfo } from '../../store/store.js'
 import type { RealtimeContext } from '../context.js'
 import { deferred, parse, type Deferred } from '../dispatch.js'
 import { PreEncodedJson } from '../parser.js'
@@ -24,39 +24,52 @@ import { stopTyping } from './typing.js'
  * joiner a member (unless banned), a private room admits its members only, and a room that does
  * not exist is created public with its joiner as owner. A join answers what the client missed
  * (after `since`, or the latest page) up to the room feed's cursor; right after the ack, in the
- * same turn, the socket gets whatever the feed delivered meanwhile and enters the room, so every
- * later message reaches it live: none is missed, none comes twice, all in seq order.
+ * same turn, the socket gets whatever the feed delivered meanwhile (recorded by the feed's
+ * watch, not read again) and enters the room, so every later message reaches it live: none is
+ * missed, none comes twice, all in seq order, however long the store's reads take.
  */
 
 export function joinRoom (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown): Promise<Deferred<{ ok: true } & RoomJoinOk>> => {
     const { room: name, since } = parse(roomJoinPayload, payload)
+    const userId = socket.data.userId
     const joined = socket.data.rooms.get(name)
     if (joined === undefined && socket.data.rooms.size >= context.config.ROOMS_PER_SOCKET) {
       throw new ChatError('E_FORBIDDEN', `a connection may join at most ${context.config.ROOMS_PER_SOCKET} rooms`)
     }
     const { room, role } = joined !== undefined
-      ? { room: joined, role: context.reader.role(joined.id, socket.data.userId) ?? 'member' }
-      : await admit(context, socket.data.userId, name)
+      ? { room: joined, role: await context.reader.role(joined.id, userId) ?? 'member' }
+      : await admit(context, userId, name)
 
-    // Hold the feed before awaiting the page, so its cursor keeps moving meanwhile.
-    const cursor = joined !== undefined ? context.feeds.cursor(room.id) ?? 0 : context.feeds.acquire(room)
+    // Hold the feed (and watch what it delivers) before awaiting the page, so its cursor keeps
+    // moving meanwhile and the socket gets what it moved past from memory when it joins.
+    const cursor = joined !== undefined ? context.feeds.cursor(room.id) ?? 0 : await context.feeds.acquire(room)
+    const watch = joined !== undefined ? undefined : context.feeds.watch(room.id, cursor)
     let missed: Message[] | PreEncodedJson
     let hasMore: boolean
+    let staff: Awaited<ReturnType<typeof context.reader.staff>>
+    let removed: 'kicked' | 'banned' | undefined
     try {
       const page = since === undefined
-        ? context.reader.before(room, cursor + 1, JOIN_RECENT_LIMIT)
-        : context.reader.after(room, since, cursor + 1, JOIN_SINCE_LIMIT)
+        ? await context.reader.before(room, cursor + 1, JOIN_RECENT_LIMIT)
+        : await context.reader.after(room, since, cursor + 1, JOIN_SINCE_LIMIT)
       const encoded = await context.pool.serializePage(page.messages)
       missed = encoded === undefined ? page.messages : new PreEncodedJson(encoded)
       hasMore = page.hasMore
+      staff = await context.reader.staff(room.id)
+      // A kick or ban that committed while this join awaited: the eviction found no socket in
+      // the room yet, so this socket stays out and hears it once answered.
+      if (joined === undefined && await context.reader.role(room.id, userId) === undefined) {
+        removed = await context.reader.banned(room.id, userId) ? 'banned' : 'kicked'
+      }
     } catch (error) {
+      watch?.end()
       if (joined === undefined) context.feeds.release(room.id)
       throw error
     }
 
     const members = context.presence.members(name)
-    const self: Member = { userId: socket.data.userId, username: socket.data.username }
+    const self: Member = { userId, username: socket.data.username }
     if (!members.some((member) => member.userId === self.userId)) members.push(self)
     const response = {
       ok: true as const,
@@ -67,27 +80,20 @@ export function joinRoom (context: RealtimeContext) {
       members,
       visibility: room.visibility,
       role,
-      staff: context.reader.staff(room.id),
+      staff,
       direct: room.direct
     }
 
     return deferred(response, () => {
-      if (joined !== undefined) {
-        catchUp(context, socket, room, cursor)
-        return
-      }
-      if (!socket.connected) {
+      if (watch === undefined) return // a rejoin: the socket stayed in the room
+      if (!socket.connected || removed !== undefined || socket.data.rooms.has(name)) {
+        watch.end()
         context.feeds.release(room.id)
+        if (removed !== undefined && socket.connected) socket.emit('room:removed', { room: name, reason: removed })
         return
       }
-      // A kick or ban that committed while this join awaited its page: the eviction found no
-      // socket in the room yet, so this socket stays out and hears it now.
-      if (context.reader.role(room.id, self.userId) === undefined) {
-        context.feeds.release(room.id)
-        socket.emit('room:removed', { room: name, reason: context.reader.banned(room.id, self.userId) ? 'banned' : 'kicked' })
-        return
-      }
-      catchUp(context, socket, room, cursor)
+      // In one synchronous step: what the feed delivered since the cursor, then the room.
+      for (const message of watch.take()) socket.emit('message', message)
       socket.data.rooms.set(name, room)
       void socket.join(roomKey(name))
       context.presence.join(name, self.userId, self.username)
@@ -97,11 +103,11 @@ export function joinRoom (context: RealtimeContext) {
 
 /** The room and the user's role in it, once the user may join it (made a member if needed). */
 async function admit (context: Pick<RealtimeContext, 'writer' | 'rooms' | 'reader' | 'config'>, userId: string, name: string): Promise<{ room: RoomInfo, role: MemberRole }> {
-  const found = context.rooms.find(name)
+  const found = await context.rooms.find(name)
   if (found !== undefined) {
-    const role = context.reader.role(found.id, userId)
+    const role = await context.reader.role(found.id, userId)
     if (role !== undefined) return { room: found, role }
-    if (found.visibility === 'private' || context.reader.banned(found.id, userId)) throw notOpen(name)
+    if (found.visibility === 'private' || await context.reader.banned(found.id, userId)) throw notOpen(name)
   } else if (name.startsWith(DIRECT_ROOM_PREFIX)) {
     // Reserved for dm:open; answered like a private room so it tells nothing.
     throw notOpen(name)
@@ -125,23 +131,6 @@ export function createRoom (context: Pick<RealtimeContext, 'writer' | 'rooms' | 
   }
 }
 
-/**
- * Sends the socket what its room's feed delivered after `cursor` while the join awaited (before
- * the socket was in the room). A rejoin of a room already joined needs none: it stayed in.
- */
-function catchUp (context: RealtimeContext, socket: ChatSocket, room: RoomRef, cursor: number): void {
-  if (socket.rooms.has(roomKey(room.name))) return
-  const now = context.feeds.cursor(room.id) ?? cursor
-  let after = cursor
-  while (after < now) {
-    const page = context.reader.after(room, after, now + 1, 500)
-    for (const message of page.messages) socket.emit('message', message)
-    const last = page.messages[page.messages.length - 1]
-    if (last === undefined) break
-    after = last.seq
-  }
-}
-
 export function leaveRoom (context: RealtimeContext) {
   return (socket: ChatSocket, payload: unknown): { ok: true } => {
     const { room } = parse(roomLeavePayload, payload)
@@ -151,11 +140,11 @@ export function leaveRoom (context: RealtimeContext) {
 }
 
 /** Takes the socket out of one room: typing, presence, feed hold, Socket.IO room. */
-export function leave (context: Pick<RealtimeContext, 'presence' | 'feeds'>, socket: ChatSocket, name: string): void {
+export function leave (context: Pick<RealtimeContext, 'presence' | 'feeds' | 'crossVm'>, socket: ChatSocket, name: string): void {
   const room = socket.data.rooms.get(name)
   if (room === undefined) return
   socket.data.rooms.delete(name)
-  stopTyping(socket, name)
+  stopTyping(context, socket, name)
   void socket.leave(roomKey(name))
   context.presence.leave(name, socket.data.userId, socket.data.username)
   context.feeds.release(room.id)

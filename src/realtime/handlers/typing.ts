@@ -15,7 +15,7 @@ import { roomKey, type ChatSocket } from '../types.js'
 export function setTyping (context: RealtimeContext) {
   return async (socket: ChatSocket, payload: unknown): Promise<Ack> => {
     const { room, typing } = parse(typingPayload, payload)
-    if (!socket.data.rooms.has(room)) throw notJoined(context, socket, room, 'typing in it')
+    if (!socket.data.rooms.has(room)) throw await notJoined(context, socket, room, 'typing in it')
     if (context.shedder.dropTyping) {
       context.metrics.shed.inc({ what: 'typing', reason: 'event-loop' })
       throw new ChatError('E_OVERLOADED', 'typing paused while the server is busy', { retryAfterMs: context.overloadRetryAfterMs() })
@@ -28,13 +28,17 @@ export function setTyping (context: RealtimeContext) {
     } else {
       if (!socket.data.typing.delete(room)) return { ok: true }
     }
-    socket.to(roomKey(room)).emit('typing', { room, userId: socket.data.userId, username: socket.data.username, typing })
+    const event = { room, userId: socket.data.userId, username: socket.data.username, typing }
+    socket.to(roomKey(room)).emit('typing', event)
+    context.crossVm?.relay({ room, event: 'typing', payload: event })
     return { ok: true }
   }
 }
 
 /** Tells the room this socket stopped typing, if it said it was. */
-export function stopTyping (socket: ChatSocket, room: string): void {
+export function stopTyping (context: Pick<RealtimeContext, 'crossVm'>, socket: ChatSocket, room: string): void {
   if (!socket.data.typing.delete(room)) return
-  socket.to(roomKey(room)).emit('typing', { room, userId: socket.data.userId, username: socket.data.username, typing: false })
+  const event = { room, userId: socket.data.userId, username: socket.data.username, typing: false }
+  socket.to(roomKey(room)).emit('typing', event)
+  context.crossVm?.relay({ room, event: 'typing', payload: event })
 }

@@ -1,8 +1,7 @@
-import type { Logger } from 'pino'
 import { Piscina } from 'piscina'
-import type { StoreMetrics } from '../ops/metrics.js'
-import { compiledPath } from '../paths.js'
-import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from './write-ops.js'
+import { compiledPath } from '../../paths.js'
+import { committedMessage, type Answer, type StoreWriter, type WriterHooks } from '../store.js'
+import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from '../write-ops.js'
 
 /**
  * The cluster's one writer: in the primary, where every worker's store operations arrive over
@@ -15,31 +14,10 @@ import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from '.
  * in seq order.
  */
 
-export interface StoreServiceOptions {
+export interface SqliteWriterOptions extends WriterHooks {
   file: string
   sync: 'full' | 'normal'
   maxBatch: number
-  /**
-   * Hears each transaction once it is over: the answer to every request in it (a result per op,
-   * or the error that failed the transaction) and its new messages in seq order (none when it
-   * failed), so a worker can get both in one message.
-   */
-  deliver: (answers: Answer[], messages: CommittedMessage[]) => void
-  /**
-   * Tokens revoked by a committed transaction, heard before any request of it is answered: the
-   * primary tells every worker first, so a token is refused everywhere once its DELETE answers.
-   */
-  onRevoked?: (tokens: Array<{ key: string, expiresAtMs: number }>) => void
-  /** Hears each transaction's size, duration and outcome. */
-  onCommit?: (ops: number, durationMs: number, ok: boolean) => void
-}
-
-/** The answer to one request: its requester (a worker id) and a result per op, or an error. */
-export interface Answer {
-  requester: number
-  requestId: number
-  results?: WriteResult[]
-  error?: string
 }
 
 interface Request {
@@ -48,15 +26,15 @@ interface Request {
   ops: WriteOp[]
 }
 
-export class StoreService {
+export class SqliteWriter implements StoreWriter {
   readonly #pool: Piscina
-  readonly #options: StoreServiceOptions
+  readonly #options: SqliteWriterOptions
   #queue: Request[] = []
   #inFlight: Promise<void> | undefined
   #scheduled = false
   #closing: Promise<void> | undefined
 
-  constructor (options: StoreServiceOptions) {
+  constructor (options: SqliteWriterOptions) {
     const workerData: WriterThreadData = { file: options.file, sync: options.sync }
     this.#options = options
     this.#pool = new Piscina({
@@ -115,7 +93,7 @@ export class StoreService {
           const op = ops[i] as WriteOp
           const result = results[i] as WriteResult
           if (op.kind !== 'append' || result.kind !== 'append' || result.duplicate) continue
-          committed.push([op.roomId, { id: result.id, room: op.room, seq: result.seq, userId: op.userId, username: op.username, text: op.text, ts: result.ts, clientMsgId: op.clientMsgId }])
+          committed.push(committedMessage(op, result))
         }
         this.#options.deliver(answers, committed)
       },
@@ -128,6 +106,11 @@ export class StoreService {
       this.#inFlight = undefined
       this.#flush()
     })
+  }
+
+  /** The file is local: always reachable. */
+  available (): boolean {
+    return true
   }
 
   /** Commits everything queued, checkpoints and closes the store thread. Idempotent. */
@@ -144,17 +127,5 @@ export class StoreService {
       }
     })()
     return this.#closing
-  }
-}
-
-/** The `onCommit` that records each transaction in the store metrics and logs a failed one. */
-export function observeCommits (metrics: StoreMetrics, logger: Logger): NonNullable<StoreServiceOptions['onCommit']> {
-  return (ops, durationMs, ok) => {
-    metrics.storeCommit.observe(durationMs / 1000)
-    metrics.storeBatch.observe(ops)
-    if (!ok) {
-      metrics.storeFailures.inc()
-      logger.error({ ops }, 'store transaction failed; its sends are answered E_INTERNAL')
-    }
   }
 }

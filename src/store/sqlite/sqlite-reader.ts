@@ -1,42 +1,19 @@
 import type Database from 'better-sqlite3'
-import type { MemberRole, Message, Visibility } from '../protocol/schemas.js'
+import type { MemberRole, Visibility } from '../../protocol/schemas.js'
+import { MESSAGE_COLUMNS, toMessage, type MessageRow } from '../rows.js'
+import type { Account, Membership, Page, RevokedTokenRow, RoomInfo, RoomRef, StoreReader } from '../store.js'
 import { openDatabase } from './database.js'
-import { MESSAGE_COLUMNS, toMessage, type MessageRow } from './rows.js'
 
 /**
- * The read side of the store, on a worker's event loop: every query walks the (room_id, seq)
+ * The embedded store's read side, on a worker's event loop: every query walks the (room_id, seq)
  * primary key, so a page costs an index seek plus its rows, never a scan. Reads in WAL mode see
- * every committed write and never wait for a writer.
+ * every committed write and never wait for a writer. The queries are synchronous (better-sqlite3);
+ * the seam's promises only wrap their results.
  */
-
-export interface RoomRef {
-  id: number
-  name: string
-}
-
-/** A room with what decides who may enter it (neither changes after creation). */
-export interface RoomInfo extends RoomRef {
-  visibility: Visibility
-  /** A direct-message room. */
-  direct: boolean
-}
-
-/** One of a user's memberships, for `GET /api/rooms`. */
-export interface Membership {
-  room: string
-  visibility: Visibility
-  role: MemberRole
-  direct: boolean
-}
-
-export interface Page {
-  messages: Message[]
-  hasMore: boolean
-}
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER
 
-export class MessageReader {
+export class SqliteReader implements StoreReader {
   readonly #db: Database.Database
   readonly #onRead: ((durationMs: number) => void) | undefined
   readonly #roomByName: Database.Statement<[string], { id: number, last_seq: number }>
@@ -73,40 +50,40 @@ export class MessageReader {
   }
 
   /** The room with its visibility, or undefined when it was never created. */
-  roomInfo (name: string): RoomInfo | undefined {
+  async roomInfo (name: string): Promise<RoomInfo | undefined> {
     const row = this.#roomInfo.get(name)
     return row === undefined ? undefined : { id: row.id, name, visibility: row.visibility, direct: row.direct !== 0 }
   }
 
   /** The user's role in the room, or undefined when not a member. */
-  role (roomId: number, userId: string): MemberRole | undefined {
+  async role (roomId: number, userId: string): Promise<MemberRole | undefined> {
     return this.#role.get(roomId, userId)?.role
   }
 
-  banned (roomId: number, userId: string): boolean {
+  async banned (roomId: number, userId: string): Promise<boolean> {
     return this.#banned.get(roomId, userId) !== undefined
   }
 
   /** The room's owner and moderators. */
-  staff (roomId: number): Array<{ userId: string, role: 'owner' | 'moderator' }> {
+  async staff (roomId: number): Promise<Array<{ userId: string, role: 'owner' | 'moderator' }>> {
     return this.#staff.all(roomId).map((row) => ({ userId: row.user_id, role: row.role }))
   }
 
   /** Every room the user is a member of, by name. */
-  memberships (userId: string): Membership[] {
+  async memberships (userId: string): Promise<Membership[]> {
     return this.#memberships.all(userId)
       .map((row) => ({ room: row.name, visibility: row.visibility, role: row.role, direct: row.direct !== 0 }))
       .sort((a, b) => a.room < b.room ? -1 : a.room > b.room ? 1 : 0)
   }
 
   /** The account with this name (any case), or undefined. */
-  findAccount (username: string): { userId: string, username: string, passwordHash: string } | undefined {
+  async findAccount (username: string): Promise<Account | undefined> {
     const row = this.#account.get(username)
     return row === undefined ? undefined : { userId: row.id, username: row.username, passwordHash: row.password_hash }
   }
 
   /** Revoked tokens that have not expired yet (a worker loads them at start). */
-  revokedTokens (nowMs: number): Array<{ key: string, expiresAtMs: number }> {
+  async revokedTokens (nowMs: number): Promise<RevokedTokenRow[]> {
     return this.#revoked.all(nowMs).map((row) => ({ key: row.token_key, expiresAtMs: row.expires_at }))
   }
 
@@ -116,19 +93,19 @@ export class MessageReader {
     return row === undefined ? undefined : { id: row.id, lastSeq: row.last_seq }
   }
 
-  lastSeq (roomId: number): number {
+  async lastSeq (roomId: number): Promise<number> {
     return this.#lastSeq.get(roomId)?.last_seq ?? 0
   }
 
   /** Last seq of many rooms in one query (for reconciliation of live feeds). */
-  lastSeqs (roomIds: readonly number[]): Map<number, number> {
+  async lastSeqs (roomIds: readonly number[]): Promise<Map<number, number>> {
     const result = new Map<number, number>()
     for (const row of this.#lastSeqs.all(JSON.stringify(roomIds))) result.set(row.id, row.last_seq)
     return result
   }
 
   /** The newest `limit` messages with seq < `before`, oldest first; hasMore when older ones exist. */
-  before (room: RoomRef, before: number | undefined, limit: number): Page {
+  async before (room: RoomRef, before: number | undefined, limit: number): Promise<Page> {
     const rows = this.#timed(() => this.#descending.all(room.id, before ?? MAX_SEQ, limit + 1))
     const hasMore = rows.length > limit
     if (hasMore) rows.length = limit
@@ -137,7 +114,7 @@ export class MessageReader {
   }
 
   /** The oldest `limit` messages with after < seq < before, oldest first; hasMore when more remain in range. */
-  after (room: RoomRef, after: number, before: number | undefined, limit: number): Page {
+  async after (room: RoomRef, after: number, before: number | undefined, limit: number): Promise<Page> {
     const rows = this.#timed(() => this.#ascending.all(room.id, after, before ?? MAX_SEQ, limit + 1))
     const hasMore = rows.length > limit
     if (hasMore) rows.length = limit
@@ -154,7 +131,7 @@ export class MessageReader {
     }
   }
 
-  close (): void {
+  async close (): Promise<void> {
     if (this.#db.open) this.#db.close()
   }
 }
