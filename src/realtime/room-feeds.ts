@@ -75,11 +75,12 @@ export class RoomFeeds {
   }
 
   /**
-   * Takes a hold on a room's feed for a joining socket and returns the feed's cursor: every
-   * message up to it was delivered before, every later one will be (in `watch` until the socket
-   * is in the room). A new feed starts at the room's last committed seq.
+   * Takes a hold on a room's feed for a joining socket: the feed's cursor (every message up to it
+   * was delivered before, every later one will be) and a watch that records the later ones until
+   * the socket is in the room, both taken in one synchronous step. A new feed starts at the
+   * room's last committed seq.
    */
-  async acquire (room: RoomRef): Promise<number> {
+  async acquire (room: RoomRef): Promise<{ cursor: number, watch: FeedWatch }> {
     let feed = this.#feeds.get(room.id)
     if (feed === undefined) {
       const created: Feed = {
@@ -105,7 +106,7 @@ export class RoomFeeds {
       feed.holders--
       throw error
     }
-    return feed.lastSeq
+    return { cursor: feed.lastSeq, watch: this.#watch(room.id, feed.lastSeq) }
   }
 
   async #start (feed: Feed): Promise<void> {
@@ -129,7 +130,7 @@ export class RoomFeeds {
    * Records what the room's feed delivers after `cursor` until `take()` or `end()`: a joining
    * socket gets it from memory when it enters the room.
    */
-  watch (roomId: number, cursor: number): FeedWatch {
+  #watch (roomId: number, cursor: number): FeedWatch {
     const feed = this.#feeds.get(roomId)
     if (feed === undefined) return { take: () => [], end: () => {} }
     const id = this.#nextWatch++

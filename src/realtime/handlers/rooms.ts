@@ -43,8 +43,9 @@ export function joinRoom (context: RealtimeContext) {
 
     // Hold the feed (and watch what it delivers) before awaiting the page, so its cursor keeps
     // moving meanwhile and the socket gets what it moved past from memory when it joins.
-    const cursor = joined !== undefined ? context.feeds.cursor(room.id) ?? 0 : await context.feeds.acquire(room)
-    const watch = joined !== undefined ? undefined : context.feeds.watch(room.id, cursor)
+    const { cursor, watch } = joined !== undefined
+      ? { cursor: context.feeds.cursor(room.id) ?? 0, watch: undefined }
+      : await context.feeds.acquire(room)
     let missed: Message[] | PreEncodedJson
     let hasMore: boolean
     let staff: Awaited<ReturnType<typeof context.reader.staff>>
