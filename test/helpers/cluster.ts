@@ -156,9 +156,14 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
     try { child.kill('SIGKILL') } catch {}
   }
 
+  // A safety net: if the test process ends before its teardown ran (a teardown that threw), the
+  // service's processes still go with it.
+  const onExit = (): void => killTree()
+  process.once('exit', onExit)
   t.teardown(async () => {
     if (!stopped) await stop('SIGTERM')
     killTree()
+    process.removeListener('exit', onExit)
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
