@@ -158,6 +158,8 @@ type Parsed = z.infer<typeof schema>
 export type Config = Readonly<Omit<Parsed, 'GUESTS'> & { GUESTS: boolean, DATA_DIR_ABSOLUTE: string }>
 
 /** A configuration problem, reported before anything starts. */
+const SECRET_SETTINGS = new Set(['JWT_SECRET', 'JWT_KEYS', 'DATABASE_URL', 'REDIS_URL'])
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -174,7 +176,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = schema.safeParse(input)
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`)
+    // Secrets and URLs with passwords are never echoed.
+    const shown = (key: string): string => SECRET_SETTINGS.has(key) ? '(hidden)' : JSON.stringify(input[key])
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message} (got ${shown(String(issue.path[0]))})`)
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   const config = parsed.data
@@ -194,6 +198,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.STORE === 'postgres' && config.DATABASE_URL === undefined) {
     throw new ConfigError('invalid configuration:\n  DATABASE_URL: STORE=postgres needs DATABASE_URL (postgres://user:password@host:5432/db)')
+  }
+  if (config.REDIS_URL !== undefined && config.STORE !== 'postgres') {
+    // Each VM's own SQLite file numbers rooms by itself: messages between VMs would go to the wrong rooms.
+    throw new ConfigError('invalid configuration:\n  REDIS_URL: several VMs share PostgreSQL; set STORE=postgres and DATABASE_URL too')
   }
   if (config.STORE_WRITER === 'worker' && config.WORKERS > 1) {
     throw new ConfigError('invalid configuration:\n  STORE_WRITER: worker needs WORKERS=1 (with several workers the primary is the one writer)')

@@ -50,7 +50,12 @@ t.test('bad values name the variable', async (t) => {
     [{ JWT_KID: 'missing' }, /JWT_KID/],
     [{ JWT_KEYS: '{"pub":"-----BEGIN PUBLIC KEY-----x"}', JWT_KID: 'pub' }, /JWT_KID/],
     [{ GUESTS: 'sometimes' }, /GUESTS/],
-    [{ OPS_PORT: '70000' }, /OPS_PORT/]
+    [{ OPS_PORT: '70000' }, /OPS_PORT/],
+    [{ STORE: 'mysql' }, /STORE/],
+    [{ STORE: 'postgres' }, /DATABASE_URL/],
+    [{ STORE: 'postgres', DATABASE_URL: 'mysql://chat:hunter2@db/chat' }, /DATABASE_URL: .*\(hidden\)/],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379' }, /REDIS_URL: several VMs share PostgreSQL/],
+    [{ STORE: 'postgres', DATABASE_URL: 'postgres://db/chat', REDIS_URL: 'http://redis' }, /REDIS_URL/]
   ]
   for (const [env, pattern] of cases) {
     let caught: unknown
