@@ -7,6 +7,11 @@ import type { Logger } from 'pino'
  * gap from the store), presence, typing, evictions. So a connection never queues commands while
  * Redis is away (no offline queue: a publish fails at once and is counted) and reconnects by
  * itself, every 100 ms at first and at most every second.
+ *
+ * A connection can also hang without closing (a network path that black-holes it): commands
+ * time out after COMMAND_TIMEOUT_MS, and a watchdog PINGs every connection that sends commands;
+ * one that does not answer is dropped and reconnected. (The subscriber cannot PING while
+ * subscribed: bridge.ts probes it through its own channel instead.)
  */
 
 export const MESSAGES_CHANNEL = 'chat:messages'
@@ -27,6 +32,8 @@ export interface RedisConnectionOptions {
 }
 
 const closing = new WeakSet<Redis>()
+const COMMAND_TIMEOUT_MS = 2000
+const WATCHDOG_INTERVAL_MS = 2000
 
 export function connectRedis (options: RedisConnectionOptions): Redis {
   let wasUp = false
@@ -36,8 +43,20 @@ export function connectRedis (options: RedisConnectionOptions): Redis {
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
     autoResubscribe: true,
-    retryStrategy: (times) => Math.min(100 * times, 1000)
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+    ...(options.queueWhileDown === true ? {} : { commandTimeout: COMMAND_TIMEOUT_MS })
   })
+  if (options.queueWhileDown !== true) {
+    const watchdog = setInterval(() => {
+      if (redis.status !== 'ready') return
+      redis.ping().catch((error: unknown) => {
+        if (closing.has(redis) || redis.status !== 'ready') return
+        options.logger.warn({ err: error, redis: options.role }, 'redis connection does not answer; reconnecting')
+        redis.disconnect(true)
+      })
+    }, WATCHDOG_INTERVAL_MS).unref()
+    redis.once('end', () => clearInterval(watchdog))
+  }
   redis.on('ready', () => {
     if (!wasUp) options.logger.info({ redis: options.role }, 'redis connected')
     wasUp = true
