@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { committedMessage, STORE_UNAVAILABLE, type Answer, type StoreWriter, type WriterHooks } from '../store.js'
+import { answersFor, failedAnswers, GroupCommit, type WriteRequest } from '../group-commit.js'
+import { committedMessage, STORE_UNAVAILABLE, type StoreWriter, type WriterHooks } from '../store.js'
 import type {
   AppendOp,
   AppendResult,
@@ -67,12 +68,6 @@ export interface PgWriterOptions extends WriterHooks {
   /** How long a batch is retried (reconnecting) before its requests are answered `store unavailable` (default 5000). */
   retryDeadlineMs?: number
   logger?: Logger
-}
-
-interface Request {
-  requester: number
-  requestId: number
-  ops: WriteOp[]
 }
 
 /** One batch as every attempt commits it: the same ops, ts and message ids. */
@@ -151,9 +146,7 @@ export class PgWriter implements StoreWriter {
   readonly #options: PgWriterOptions
   readonly #retryDeadlineMs: number
   readonly #where: string
-  #queue: Request[] = []
-  #inFlight: Promise<void> | undefined
-  #scheduled = false
+  readonly #group: GroupCommit
   #closing: Promise<void> | undefined
   #closed = false
   #client: pg.Client | undefined
@@ -167,6 +160,8 @@ export class PgWriter implements StoreWriter {
     this.#options = options
     this.#retryDeadlineMs = options.retryDeadlineMs ?? 5000
     this.#where = describeDatabase(options.url)
+    this.#group = new GroupCommit(options.maxBatch, async (requests) => await this.#commit(requests),
+      (request) => this.#options.deliver(failedAnswers([request], 'store is closing'), []))
     // Connect now, so that available() says early whether the database can be reached.
     this.#scheduleRecovery()
   }
@@ -178,37 +173,10 @@ export class PgWriter implements StoreWriter {
 
   /** Queues one requester's ops for the next transaction. */
   submit (requester: number, requestId: number, ops: WriteOp[]): void {
-    if (this.#closing !== undefined) {
-      this.#options.deliver([{ requester, requestId, error: 'store is closing' }], [])
-      return
-    }
-    this.#queue.push({ requester, requestId, ops })
-    if (this.#scheduled || this.#inFlight !== undefined) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      this.#flush()
-    })
+    this.#group.submit({ requester, requestId, ops })
   }
 
-  #flush (): void {
-    if (this.#inFlight !== undefined || this.#queue.length === 0) return
-    // Whole requests, up to maxBatch ops (at least one request, however large).
-    let count = 0
-    let taken = 0
-    while (taken < this.#queue.length && (taken === 0 || count + (this.#queue[taken] as Request).ops.length <= this.#options.maxBatch)) {
-      count += (this.#queue[taken] as Request).ops.length
-      taken++
-    }
-    const requests = this.#queue.slice(0, taken)
-    this.#queue = this.#queue.slice(taken)
-    this.#inFlight = this.#commit(requests).finally(() => {
-      this.#inFlight = undefined
-      this.#flush()
-    })
-  }
-
-  async #commit (requests: Request[]): Promise<void> {
+  async #commit (requests: WriteRequest[]): Promise<void> {
     const ops = requests.flatMap((request) => request.ops)
     const ts = Date.now()
     const batch: Batch = {
@@ -225,19 +193,14 @@ export class PgWriter implements StoreWriter {
     } catch (error) {
       this.#hook(() => this.#options.onCommit?.(ops.length, performance.now() - started, false))
       const message = error instanceof Error ? error.message : String(error)
-      this.#hook(() => this.#options.deliver(requests.map((request) => ({ requester: request.requester, requestId: request.requestId, error: message })), []))
+      this.#hook(() => this.#options.deliver(failedAnswers(requests, message), []))
       return
     }
     const { results, uncertain } = outcome
     this.#hook(() => this.#options.onCommit?.(ops.length, performance.now() - started, true))
     const revoked = ops.flatMap((op) => op.kind === 'revoke' ? [{ key: op.key, expiresAtMs: op.expiresAtMs }] : [])
     if (revoked.length > 0) this.#hook(() => this.#options.onRevoked?.(revoked))
-    let offset = 0
-    const answers: Answer[] = requests.map((request) => {
-      const answer = { requester: request.requester, requestId: request.requestId, results: results.slice(offset, offset + request.ops.length) }
-      offset += request.ops.length
-      return answer
-    })
+    const answers = answersFor(requests, results)
     const committed: CommittedMessage[] = []
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as WriteOp
@@ -378,7 +341,7 @@ export class PgWriter implements StoreWriter {
     this.#recovery = setTimeout(() => {
       this.#recovery = undefined
       if (this.#closed || this.#client !== undefined) return
-      if (this.#inFlight !== undefined) {
+      if (this.#group.busy) {
         this.#scheduleRecovery(RETRY_MAX_MS)
         return
       }
@@ -393,10 +356,7 @@ export class PgWriter implements StoreWriter {
   /** Commits everything queued, then closes the connection. Idempotent. */
   close (): Promise<void> {
     this.#closing ??= (async () => {
-      while (this.#inFlight !== undefined || this.#queue.length > 0) {
-        this.#flush()
-        await this.#inFlight
-      }
+      await this.#group.drain()
       this.#closed = true
       clearTimeout(this.#recovery)
       this.#recovery = undefined

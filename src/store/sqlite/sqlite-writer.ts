@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina'
 import { compiledPath } from '../../paths.js'
-import { committedMessage, type Answer, type StoreWriter, type WriterHooks } from '../store.js'
+import { answersFor, failedAnswers, GroupCommit, type WriteRequest } from '../group-commit.js'
+import { committedMessage, type StoreWriter, type WriterHooks } from '../store.js'
 import type { CommittedMessage, WriteOp, WriteResult, WriterThreadData } from '../write-ops.js'
 
 /**
@@ -20,23 +21,17 @@ export interface SqliteWriterOptions extends WriterHooks {
   maxBatch: number
 }
 
-interface Request {
-  requester: number
-  requestId: number
-  ops: WriteOp[]
-}
-
 export class SqliteWriter implements StoreWriter {
   readonly #pool: Piscina
   readonly #options: SqliteWriterOptions
-  #queue: Request[] = []
-  #inFlight: Promise<void> | undefined
-  #scheduled = false
+  readonly #group: GroupCommit
   #closing: Promise<void> | undefined
 
   constructor (options: SqliteWriterOptions) {
     const workerData: WriterThreadData = { file: options.file, sync: options.sync }
     this.#options = options
+    this.#group = new GroupCommit(options.maxBatch, async (requests) => await this.#commit(requests),
+      (request) => options.deliver(failedAnswers([request], 'store is closing'), []))
     this.#pool = new Piscina({
       filename: compiledPath('workers', 'store-writer.ts'),
       minThreads: 1,
@@ -51,61 +46,32 @@ export class SqliteWriter implements StoreWriter {
 
   /** Queues one worker's request for the next transaction. */
   submit (requester: number, requestId: number, ops: WriteOp[]): void {
-    if (this.#closing !== undefined) {
-      this.#options.deliver([{ requester, requestId, error: 'store is closing' }], [])
-      return
-    }
-    this.#queue.push({ requester, requestId, ops })
-    if (this.#scheduled || this.#inFlight !== undefined) return
-    this.#scheduled = true
-    setImmediate(() => {
-      this.#scheduled = false
-      this.#flush()
-    })
+    this.#group.submit({ requester, requestId, ops })
   }
 
-  #flush (): void {
-    if (this.#inFlight !== undefined || this.#queue.length === 0) return
-    // Whole requests, up to maxBatch ops (at least one request, however large).
-    let count = 0
-    let taken = 0
-    while (taken < this.#queue.length && (taken === 0 || count + (this.#queue[taken] as Request).ops.length <= this.#options.maxBatch)) {
-      count += (this.#queue[taken] as Request).ops.length
-      taken++
-    }
-    const batch = this.#queue.slice(0, taken)
-    this.#queue = this.#queue.slice(taken)
-    const ops = batch.flatMap((request) => request.ops)
+  /** One transaction on the store thread; answers every request of it, never rejects. */
+  async #commit (requests: WriteRequest[]): Promise<void> {
+    const ops = requests.flatMap((request) => request.ops)
     const started = performance.now()
-    this.#inFlight = this.#pool.run(ops).then(
-      (results: WriteResult[]) => {
-        this.#options.onCommit?.(ops.length, performance.now() - started, true)
-        const revoked = ops.flatMap((op) => op.kind === 'revoke' ? [{ key: op.key, expiresAtMs: op.expiresAtMs }] : [])
-        if (revoked.length > 0) this.#options.onRevoked?.(revoked)
-        let offset = 0
-        const answers: Answer[] = batch.map((request) => {
-          const answer = { requester: request.requester, requestId: request.requestId, results: results.slice(offset, offset + request.ops.length) }
-          offset += request.ops.length
-          return answer
-        })
-        const committed: CommittedMessage[] = []
-        for (let i = 0; i < ops.length; i++) {
-          const op = ops[i] as WriteOp
-          const result = results[i] as WriteResult
-          if (op.kind !== 'append' || result.kind !== 'append' || result.duplicate) continue
-          committed.push(committedMessage(op, result))
-        }
-        this.#options.deliver(answers, committed)
-      },
-      (error: unknown) => {
-        this.#options.onCommit?.(ops.length, performance.now() - started, false)
-        const message = error instanceof Error ? error.message : String(error)
-        this.#options.deliver(batch.map((request) => ({ requester: request.requester, requestId: request.requestId, error: message })), [])
-      }
-    ).finally(() => {
-      this.#inFlight = undefined
-      this.#flush()
-    })
+    let results: WriteResult[]
+    try {
+      results = await this.#pool.run(ops) as WriteResult[]
+    } catch (error) {
+      this.#options.onCommit?.(ops.length, performance.now() - started, false)
+      this.#options.deliver(failedAnswers(requests, error instanceof Error ? error.message : String(error)), [])
+      return
+    }
+    this.#options.onCommit?.(ops.length, performance.now() - started, true)
+    const revoked = ops.flatMap((op) => op.kind === 'revoke' ? [{ key: op.key, expiresAtMs: op.expiresAtMs }] : [])
+    if (revoked.length > 0) this.#options.onRevoked?.(revoked)
+    const committed: CommittedMessage[] = []
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as WriteOp
+      const result = results[i] as WriteResult
+      if (op.kind !== 'append' || result.kind !== 'append' || result.duplicate) continue
+      committed.push(committedMessage(op, result))
+    }
+    this.#options.deliver(answersFor(requests, results), committed)
   }
 
   /** The file is local: always reachable. */
@@ -116,10 +82,7 @@ export class SqliteWriter implements StoreWriter {
   /** Commits everything queued, checkpoints and closes the store thread. Idempotent. */
   close (): Promise<void> {
     this.#closing ??= (async () => {
-      while (this.#inFlight !== undefined || this.#queue.length > 0) {
-        this.#flush()
-        await this.#inFlight
-      }
+      await this.#group.drain()
       try {
         await this.#pool.run(undefined, { name: 'close' })
       } finally {
