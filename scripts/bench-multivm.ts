@@ -6,7 +6,7 @@ import { io, type Socket } from 'socket.io-client'
 import type { Ack, ClientToServerEvents, MessageSendOk, RoomJoinOk, ServerToClientEvents } from '../src/protocol/events.js'
 import type { Message } from '../src/protocol/schemas.js'
 import { SATURATION_P99_MS } from './bench-scale.js'
-import type { Counts, LedgerReport } from './load/fleet-messages.js'
+import { routeReplies, type Counts, type LedgerReport } from './load/fleet-messages.js'
 import type { MeasuredWindow } from './load/harness.js'
 import { Histogram, type HistogramData, type LatencySummary } from './load/histogram.js'
 import { MemberRecord } from './load/ledger.js'
@@ -672,21 +672,7 @@ class DriverFleet {
       })
       track(child, `multivm driver ${index}`)
       const driver: DriverProcess = { child, progress: undefined, waiting: new Map() }
-      child.on('message', (reply: DriverReply) => {
-        if (reply.type === 'progress') {
-          driver.progress = reply
-          return
-        }
-        const waiter = driver.waiting.get(reply.id)
-        if (waiter === undefined) return
-        driver.waiting.delete(reply.id)
-        if (reply.type === 'reply') waiter.resolve(reply.result)
-        else waiter.reject(new Error(`driver ${index}: ${reply.message}`))
-      })
-      child.once('exit', (code, signal) => {
-        for (const waiter of driver.waiting.values()) waiter.reject(new Error(`driver ${index} exited (${String(code ?? signal)})`))
-        driver.waiting.clear()
-      })
+      routeReplies(driver, `driver ${index}`)
       return driver
     })
     return new DriverFleet(drivers)

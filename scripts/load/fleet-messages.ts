@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import type { HistogramData } from './histogram.js'
 
 /**
@@ -131,3 +132,33 @@ export interface ProgressReport {
 }
 
 export type DriverReply = { type: 'reply', id: number, result: unknown } | { type: 'error', id: number, message: string } | ProgressReport
+
+/** A driver process as its parent sees it: its latest progress report and the requests awaiting a reply. */
+export interface DriverLink<P> {
+  child: ChildProcess
+  progress: P | undefined
+  waiting: Map<number, { resolve: (value: unknown) => void, reject: (error: Error) => void }>
+}
+
+/**
+ * Routes a driver's messages: progress reports into `link.progress`, replies to their waiting
+ * requests; when the driver exits, every request still waiting is rejected.
+ */
+export function routeReplies<P extends { type: 'progress' }> (link: DriverLink<P>, label: string): void {
+  link.child.on('message', (reply: { type: 'reply', id: number, result: unknown } | { type: 'error', id: number, message: string } | P) => {
+    if (reply.type === 'progress') {
+      link.progress = reply as P
+      return
+    }
+    const answer = reply as { type: 'reply', id: number, result: unknown } | { type: 'error', id: number, message: string }
+    const waiter = link.waiting.get(answer.id)
+    if (waiter === undefined) return
+    link.waiting.delete(answer.id)
+    if (answer.type === 'reply') waiter.resolve(answer.result)
+    else waiter.reject(new Error(`${label}: ${answer.message}`))
+  })
+  link.child.once('exit', (code, signal) => {
+    for (const waiter of link.waiting.values()) waiter.reject(new Error(`${label} exited (${String(code ?? signal)})`))
+    link.waiting.clear()
+  })
+}

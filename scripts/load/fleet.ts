@@ -1,18 +1,18 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Histogram, type HistogramData } from './histogram.js'
-import type {
-  Counts,
-  DriverReply,
-  DriverRequest,
-  DriverSettings,
-  GrowReport,
-  LedgerReport,
-  ProgressReport,
-  ReconnectReport,
-  SnapshotReport,
-  UserPlan,
-  WindowReport
+import {
+  routeReplies,
+  type Counts,
+  type DriverRequest,
+  type DriverSettings,
+  type GrowReport,
+  type LedgerReport,
+  type ProgressReport,
+  type ReconnectReport,
+  type SnapshotReport,
+  type UserPlan,
+  type WindowReport
 } from './fleet-messages.js'
 import { track, stopTree } from './reaper.js'
 
@@ -138,21 +138,7 @@ export class Fleet {
       })
       track(child, `driver ${index}`)
       const driver: Driver = { child, progress: undefined, waiting: new Map(), users: 0 }
-      child.on('message', (reply: DriverReply) => {
-        if (reply.type === 'progress') {
-          driver.progress = reply
-          return
-        }
-        const waiter = driver.waiting.get(reply.id)
-        if (waiter === undefined) return
-        driver.waiting.delete(reply.id)
-        if (reply.type === 'reply') waiter.resolve(reply.result)
-        else waiter.reject(new Error(`driver ${index}: ${reply.message}`))
-      })
-      child.once('exit', (code, signal) => {
-        for (const waiter of driver.waiting.values()) waiter.reject(new Error(`driver ${index} exited (${String(code ?? signal)})`))
-        driver.waiting.clear()
-      })
+      routeReplies(driver, `driver ${index}`)
       drivers.push(driver)
     }
     const fleet = new Fleet(drivers, options)
