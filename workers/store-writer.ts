@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
+import { uuidv7 } from '../src/store/message-ids.js'
 import { workerData } from 'node:worker_threads'
 import { openDatabase } from '../src/store/sqlite/database.js'
 import type { AppendOp, WriteOp, WriteResult, WriterThreadData } from '../src/store/write-ops.js'
@@ -33,16 +34,6 @@ const accountNamed = db.prepare<[string], { id: string }>("SELECT id FROM users 
 const insertRevoked = db.prepare('INSERT INTO revoked_tokens (token_key, expires_at) VALUES (?, ?) ON CONFLICT (token_key) DO NOTHING')
 const pruneRevoked = db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?')
 const rooms = createRoomWrites(db)
-
-/** A UUIDv7: time-ordered, so message ids sort roughly by creation. */
-function uuidv7 (ts: number): string {
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(ts, 0, 6)
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
 
 /**
  * One message: the insert is tried first and a resend is recognized by the insert changing

@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
+import { uuidv7 } from '../message-ids.js'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import { answersFor, failedAnswers, GroupCommit, type WriteRequest } from '../group-commit.js'
@@ -103,16 +104,6 @@ const SQL = {
   recordBatch: 'INSERT INTO write_batches (id, results, at) VALUES ($1, $2, $3)',
   pruneBatches: 'DELETE FROM write_batches WHERE at < $1'
 } as const
-
-/** A UUIDv7: time-ordered, so message ids sort roughly by creation (as workers/store-writer.ts). */
-function uuidv7 (ts: number): string {
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(ts, 0, 6)
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70
-  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
-  const hex = bytes.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
 
 const RETRYABLE_STATES = new Set([
   '40P01', // deadlock detected
